@@ -1,0 +1,205 @@
+/**
+ * Open-loop lockstep (DESIGN.md §4): the harness and the RTL advance in quanta. For
+ * each quantum the harness sends the input transactions that may start in it (and no
+ * more than the RTL could consume), then "advance to T"; the RTL runs to T and returns
+ * the output transactions that ended, with their cycle stamps. The TypeScript twin gets
+ * the same inputs and the scoreboard compares the two output sequences.
+ *
+ * Open loop means no RTL output feeds back into an RTL input, so lookahead is unbounded:
+ * quanta are large and several are kept in flight, so Node (stimulus, twin, scoreboard)
+ * and the RTL process run in parallel on two cores.
+ */
+import type { BlockTwin, StreamTransaction } from "../core/block.ts";
+import { decodeStreamRecords, encodeMessage, encodeStreamMessage } from "./codec.ts";
+import { RunFailure } from "./errors.ts";
+import type { ResolvedStreamPort } from "./manifest.ts";
+import type { RtlProcess } from "./rtl-process.ts";
+import type { Scoreboard } from "./scoreboard.ts";
+
+export interface StimulusItem {
+  /** input stream port name */
+  port: string;
+  txn: StreamTransaction;
+}
+
+export interface LockstepProgress {
+  cycle: number;
+  inputTransactions: number;
+  outputTransactions: number;
+  wallSeconds: number;
+}
+
+export interface LockstepOptions {
+  rtl: RtlProcess;
+  twin: BlockTwin;
+  scoreboard: Scoreboard;
+  /** input transactions, per port in non-decreasing startCycle order */
+  stimulus: Iterator<StimulusItem>;
+  /** quantum length [cycles] */
+  quantumCycles?: number;
+  /** quanta sent ahead of the RTL's answers */
+  maxInFlight?: number;
+  /** a run in which nothing moves for this long has stalled [cycles] */
+  maxIdleCycles?: number;
+  /** after the last input, outputs must stay quiet this long before the run ends [cycles] */
+  drainQuietCycles?: number;
+  /** output tready probability per cycle [%] (100: never back-pressure) */
+  outReadyPercent?: number;
+  seed?: number;
+  onProgress?: (p: LockstepProgress) => void;
+}
+
+export interface LockstepResult {
+  cycles: number;
+  wallSeconds: number;
+  cyclesPerSecond: number;
+  /** wall time the RTL process spent clocking the model [s] */
+  rtlSimSeconds: number;
+  inputTransactions: number;
+  outputTransactions: number;
+  inputBeats: number;
+  outputBeats: number;
+  quanta: number;
+}
+
+function beatsOf(port: ResolvedStreamPort, bytes: number): number {
+  return port.dataBytes === 0 ? 1 : Math.max(1, Math.ceil(bytes / port.dataBytes));
+}
+
+export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult> {
+  const { rtl, twin, scoreboard } = opts;
+  const block = rtl.built.block;
+  const Q = opts.quantumCycles ?? 32_768;
+  const maxInFlight = opts.maxInFlight ?? 3;
+  const maxIdle = opts.maxIdleCycles ?? 1_000_000;
+  const drainQuiet = opts.drainQuietCycles ?? 4096;
+  const drainQ = Math.max(1024, Math.min(Q, drainQuiet));
+  const inPorts = new Map(block.streams.filter((s) => s.direction === "in").map((s) => [s.name, s]));
+  const outByIndex = block.streams.filter((s) => s.direction === "out");
+  const userNames = new Map(block.streams.map((s) => [s.name, s.user.map((f) => f.name)]));
+
+  await rtl.reset({ outReadyPercent: opts.outReadyPercent, seed: opts.seed });
+  const t0 = performance.now();
+
+  let next = opts.stimulus.next();
+  if (!next.done && !inPorts.has(next.value.port)) throw new RunFailure(`stimulus names "${next.value.port}", which is not an input stream of ${block.manifest.block}`);
+  const offeredBeats = new Map<string, number>([...inPorts.keys()].map((k) => [k, 0]));
+  let totalOfferedBeats = 0;
+  let inputTxns = 0;
+  let windowEnd = 0;
+  const inFlight: number[] = [];
+  let quanta = 0;
+  let finished = false;
+
+  let rtlCycle = 0;
+  let rtlSimNs = 0;
+  let rtlInBeats = 0;
+  let rtlOutBeats = 0;
+  let outputTxns = 0;
+  // stall and drain bookkeeping
+  let lastMoveCycle = 0;
+  let lastMoveMark = "";
+  let quietSince = -1;
+
+  const issueWindow = async (): Promise<void> => {
+    const exhausted = next.done === true;
+    windowEnd += exhausted ? drainQ : Q;
+    const batches = new Map<string, StreamTransaction[]>();
+    while (!next.done) {
+      const item = next.value;
+      const port = inPorts.get(item.port);
+      if (!port) throw new RunFailure(`stimulus names "${item.port}", which is not an input stream of ${block.manifest.block}`);
+      if (item.txn.startCycle >= windowEnd) break;
+      const offered = offeredBeats.get(item.port)!;
+      // never queue more than the RTL could take by the end of the next quantum
+      if (offered >= windowEnd + Q) break;
+      let batch = batches.get(item.port);
+      if (!batch) batches.set(item.port, (batch = []));
+      batch.push(item.txn);
+      const b = beatsOf(port, item.txn.data.length);
+      offeredBeats.set(item.port, offered + b);
+      totalOfferedBeats += b;
+      inputTxns++;
+      next = opts.stimulus.next();
+    }
+    for (const [name, txns] of batches) {
+      const port = inPorts.get(name)!;
+      await rtl.send(encodeStreamMessage("H2R_STREAM_INPUT", rtl.nextSeq(), port.index, txns, userNames.get(name)!));
+      for (const t of txns) twin.offer(name, t);
+    }
+    await rtl.send(encodeMessage("H2R_ADVANCE", rtl.nextSeq(), { untilCycle: windowEnd }));
+    rtl.targetCycle = windowEnd;
+    twin.runUntil(windowEnd);
+    for (const port of outByIndex) {
+      const produced = twin.take(port.name);
+      if (produced.length) scoreboard.expect(port.name, produced);
+    }
+    inFlight.push(windowEnd);
+    quanta++;
+  };
+
+  const awaitWindow = async (): Promise<void> => {
+    for (;;) {
+      const msg = await rtl.receive();
+      if (msg.name === "R2H_STREAM_OUTPUT") {
+        const port = outByIndex[msg.fields.port as number];
+        if (!port) throw new RunFailure(`RTL ${block.manifest.block} sent output for unknown stream ${msg.fields.port}`);
+        const txns = decodeStreamRecords(msg.tail, msg.fields.count as number, userNames.get(port.name)!, `${block.manifest.block}.${port.name}`);
+        outputTxns += txns.length;
+        scoreboard.actual(port.name, txns);
+        continue;
+      }
+      if (msg.name === "R2H_ADVANCED") {
+        rtlCycle = msg.fields.cycle as number;
+        rtl.cycle = rtlCycle;
+        rtlSimNs = msg.fields.simNs as number;
+        rtlInBeats = msg.fields.inputBeats as number;
+        rtlOutBeats = msg.fields.outputBeats as number;
+        inFlight.shift();
+        return;
+      }
+      throw new RunFailure(`RTL ${block.manifest.block} sent ${msg.name} during a quantum`);
+    }
+  };
+
+  while (!finished || inFlight.length > 0) {
+    while (!finished && inFlight.length < maxInFlight) await issueWindow();
+    await awaitWindow();
+    opts.onProgress?.({ cycle: rtlCycle, inputTransactions: inputTxns, outputTransactions: outputTxns, wallSeconds: (performance.now() - t0) / 1000 });
+
+    // progress: anything consumed or produced on either side
+    const mark = `${rtlInBeats}/${rtlOutBeats}/${scoreboard.outputPorts.map((p) => scoreboard.counts(p).expected).join(",")}`;
+    if (mark !== lastMoveMark) { lastMoveMark = mark; lastMoveCycle = rtlCycle; }
+    if (finished) continue;
+
+    const allIn = next.done === true && rtlInBeats >= totalOfferedBeats;
+    const balanced = scoreboard.outputPorts.every((p) => { const c = scoreboard.counts(p); return c.expected === c.actual; });
+    if (allIn && balanced) {
+      if (quietSince < 0 || lastMoveCycle > quietSince) quietSince = Math.max(lastMoveCycle, rtlCycle - 1);
+      if (rtlCycle - quietSince >= drainQuiet) finished = true;
+    } else {
+      quietSince = -1;
+      if (rtlCycle - lastMoveCycle > maxIdle) {
+        const pending = [...inPorts.keys()].map((k) => `${k}: ${offeredBeats.get(k)} beats offered`).join(", ");
+        throw new RunFailure(
+          `block ${block.manifest.block} stalled: nothing accepted or produced for ${rtlCycle - lastMoveCycle} cycles (since cycle ${lastMoveCycle}); ` +
+            `RTL accepted ${rtlInBeats} of ${totalOfferedBeats} input beats (${pending}); ` +
+            scoreboard.outputPorts.map((p) => { const c = scoreboard.counts(p); return `${p}: model ${c.expected}, rtl ${c.actual} transactions`; }).join("; "),
+        );
+      }
+    }
+  }
+  scoreboard.finish();
+  const wallSeconds = (performance.now() - t0) / 1000;
+  return {
+    cycles: rtlCycle,
+    wallSeconds,
+    cyclesPerSecond: rtlCycle / wallSeconds,
+    rtlSimSeconds: rtlSimNs / 1e9,
+    inputTransactions: inputTxns,
+    outputTransactions: outputTxns,
+    inputBeats: rtlInBeats,
+    outputBeats: rtlOutBeats,
+    quanta,
+  };
+}

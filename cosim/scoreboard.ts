@@ -1,0 +1,224 @@
+/**
+ * Compares a block's output transactions from the model and from the RTL, per stream:
+ * content and order must match exactly; timing may differ within the block's declared
+ * tolerance. The first content mismatch stops the run with a report that names the
+ * stream, the transaction, the cycles on both sides and the first differing field or byte.
+ */
+import type { StreamTransaction } from "../core/block.ts";
+import { Histogram } from "../core/stats.ts";
+import { RunFailure } from "./errors.ts";
+import type { ResolvedBlock, ResolvedStreamPort } from "./manifest.ts";
+
+export interface StreamTiming {
+  port: string;
+  transactions: number;
+  bytes: number;
+  /** rtl.endCycle − model.endCycle per transaction [cycles] */
+  latencyError: { mean: number; p50: number; p99: number; maxAbs: number };
+  /** output bytes per cycle over the span from the first start to the last end */
+  modelBytesPerCycle: number;
+  rtlBytesPerCycle: number;
+  /** |rtl − model| / model */
+  throughputError: number;
+  withinTolerance: boolean;
+}
+
+export interface ScoreboardReport {
+  block: string;
+  functional: "pass" | "fail";
+  timing: "pass" | "fail" | "not checked";
+  streams: StreamTiming[];
+  tolerance: { latencyCycles: number; throughput: number };
+  mismatch?: string;
+}
+
+export class MismatchError extends RunFailure {
+  constructor(
+    readonly report: string,
+    readonly port: string,
+    readonly index: number,
+  ) {
+    super(report);
+    this.name = "MismatchError";
+  }
+}
+
+interface StreamState {
+  port: ResolvedStreamPort;
+  expected: StreamTransaction[];
+  actual: StreamTransaction[];
+  /** read positions in the queues (avoid shifting big arrays) */
+  eHead: number;
+  aHead: number;
+  compared: number;
+  bytes: number;
+  latency: Histogram;
+  modelFirst: number;
+  modelLast: number;
+  rtlFirst: number;
+  rtlLast: number;
+}
+
+function hex(b: Uint8Array, from: number, to: number, mark: number): string {
+  const parts: string[] = [];
+  for (let i = Math.max(0, from); i < Math.min(b.length, to); i++) {
+    const h = b[i]!.toString(16).padStart(2, "0");
+    parts.push(i === mark ? `[${h}]` : h);
+  }
+  return parts.join(" ");
+}
+
+/** The first difference between two transactions, as a human-readable paragraph, or null. */
+export function describeDifference(port: ResolvedStreamPort, exp: StreamTransaction, act: StreamTransaction): string | null {
+  const e = exp.data;
+  const a = act.data;
+  const n = Math.min(e.length, a.length);
+  let first = -1;
+  if (!Buffer.from(e.buffer, e.byteOffset, n).equals(Buffer.from(a.buffer, a.byteOffset, n))) {
+    for (let i = 0; i < n; i++) {
+      if (e[i] !== a[i]) { first = i; break; }
+    }
+  }
+  const W = Math.max(port.dataBytes, 1);
+  if (first >= 0) {
+    const lo = first - (first % 16);
+    return (
+      `first difference: data byte ${first} (beat ${Math.floor(first / W)}, lane ${first % W}): ` +
+      `expected 0x${e[first]!.toString(16).padStart(2, "0")}, actual 0x${a[first]!.toString(16).padStart(2, "0")}\n` +
+      `  expected @${lo}: ${hex(e, lo, lo + 32, first)}\n` +
+      `  actual   @${lo}: ${hex(a, lo, lo + 32, first)}`
+    );
+  }
+  if (e.length !== a.length) {
+    return `first difference: length: expected ${e.length} bytes, actual ${a.length} bytes (the first ${n} bytes agree)`;
+  }
+  for (const f of port.user) {
+    const ev = exp.user[f.name] ?? 0;
+    const av = act.user[f.name] ?? 0;
+    if (ev !== av) return `first difference: user field ${f.name}: expected ${ev}, actual ${av}`;
+  }
+  return null;
+}
+
+export class Scoreboard {
+  private readonly streams = new Map<string, StreamState>();
+  private failed: string | undefined;
+
+  constructor(
+    readonly block: ResolvedBlock,
+    /** check timing against the tolerance (false when e.g. backpressure makes the model's timing moot) */
+    readonly checkTiming = true,
+  ) {
+    for (const p of block.streams) {
+      if (p.direction !== "out") continue;
+      this.streams.set(p.name, {
+        port: p, expected: [], actual: [], eHead: 0, aHead: 0, compared: 0, bytes: 0,
+        latency: new Histogram(`${p.name}.latency_error`),
+        modelFirst: Infinity, modelLast: -Infinity, rtlFirst: Infinity, rtlLast: -Infinity,
+      });
+    }
+  }
+
+  private stream(port: string): StreamState {
+    const s = this.streams.get(port);
+    if (!s) throw new Error(`scoreboard: ${port} is not an output stream of ${this.block.manifest.block}`);
+    return s;
+  }
+
+  /** transactions the model produced */
+  expect(port: string, txns: readonly StreamTransaction[]): void {
+    const s = this.stream(port);
+    for (const t of txns) s.expected.push(t);
+    this.compare(s);
+  }
+
+  /** transactions the RTL produced */
+  actual(port: string, txns: readonly StreamTransaction[]): void {
+    const s = this.stream(port);
+    for (const t of txns) s.actual.push(t);
+    this.compare(s);
+  }
+
+  counts(port: string): { expected: number; actual: number } {
+    const s = this.stream(port);
+    return { expected: s.compared + s.expected.length - s.eHead, actual: s.compared + s.actual.length - s.aHead };
+  }
+
+  get outputPorts(): string[] {
+    return [...this.streams.keys()];
+  }
+
+  private compare(s: StreamState): void {
+    while (s.eHead < s.expected.length && s.aHead < s.actual.length) {
+      const e = s.expected[s.eHead]!;
+      const a = s.actual[s.aHead]!;
+      const diff = describeDifference(s.port, e, a);
+      if (diff) this.fail(s, s.compared, e, a, diff);
+      s.latency.record(a.endCycle - e.endCycle);
+      s.bytes += a.data.length;
+      if (s.compared === 0) { s.modelFirst = e.startCycle; s.rtlFirst = a.startCycle; }
+      s.modelLast = e.endCycle;
+      s.rtlLast = a.endCycle;
+      s.compared++;
+      s.eHead++;
+      s.aHead++;
+    }
+    // drop consumed entries now and then, so long runs keep little memory
+    if (s.eHead > 4096) { s.expected.splice(0, s.eHead); s.eHead = 0; }
+    if (s.aHead > 4096) { s.actual.splice(0, s.aHead); s.aHead = 0; }
+  }
+
+  private fail(s: StreamState, index: number, e: StreamTransaction | undefined, a: StreamTransaction | undefined, diff: string): never {
+    const b = this.block.manifest.block;
+    const cyc = (t: StreamTransaction | undefined) => (t ? `cycles ${t.startCycle}..${t.endCycle}, ${t.data.length} bytes` : "none");
+    const report =
+      `MISMATCH in block ${b}, stream ${s.port.name}, transaction #${index}\n` +
+      `  model: ${cyc(e)}\n` +
+      `  rtl:   ${cyc(a)}\n` +
+      `  ${diff}`;
+    this.failed = report;
+    throw new MismatchError(report, s.port.name, index);
+  }
+
+  /** After the run: any transaction left on one side only is a mismatch. */
+  finish(): void {
+    for (const s of this.streams.values()) {
+      const e = s.expected.length - s.eHead;
+      const a = s.actual.length - s.aHead;
+      if (e > 0) this.fail(s, s.compared, s.expected[s.eHead], undefined, `the RTL produced ${s.compared} transactions, the model ${s.compared + e}: transaction #${s.compared} is missing from the RTL`);
+      if (a > 0) this.fail(s, s.compared, undefined, s.actual[s.aHead], `the RTL produced ${s.compared + a} transactions, the model ${s.compared}: transaction #${s.compared} is extra`);
+    }
+  }
+
+  report(): ScoreboardReport {
+    const tol = this.block.manifest.tolerance;
+    const streams: StreamTiming[] = [];
+    for (const s of this.streams.values()) {
+      const modelSpan = s.modelLast - s.modelFirst + 1;
+      const rtlSpan = s.rtlLast - s.rtlFirst + 1;
+      const modelRate = s.compared ? s.bytes / modelSpan : 0;
+      const rtlRate = s.compared ? s.bytes / rtlSpan : 0;
+      const thrErr = modelRate > 0 ? Math.abs(rtlRate - modelRate) / modelRate : 0;
+      const h = s.latency;
+      const maxAbs = h.count ? Math.max(Math.abs(h.min), Math.abs(h.max)) : 0;
+      streams.push({
+        port: s.port.name,
+        transactions: s.compared,
+        bytes: s.bytes,
+        latencyError: { mean: h.count ? h.mean : 0, p50: h.count ? h.percentile(50) : 0, p99: h.count ? h.percentile(99) : 0, maxAbs },
+        modelBytesPerCycle: modelRate,
+        rtlBytesPerCycle: rtlRate,
+        throughputError: thrErr,
+        withinTolerance: maxAbs <= tol.latencyCycles && thrErr <= tol.throughput,
+      });
+    }
+    return {
+      block: this.block.manifest.block,
+      functional: this.failed ? "fail" : "pass",
+      timing: !this.checkTiming ? "not checked" : streams.every((s) => s.withinTolerance) ? "pass" : "fail",
+      streams,
+      tolerance: { ...tol },
+      mismatch: this.failed,
+    };
+  }
+}
