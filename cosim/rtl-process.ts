@@ -122,7 +122,32 @@ export class RtlProcess {
 
   async send(frame: Uint8Array): Promise<void> {
     if (this.exited) throw this.failure(this.exitText());
-    await this.sock.send(frame);
+    // a Pair socket holds a send until the peer is connected: that wait is supervised too
+    await this.guard(this.sock.send(frame), "took no message");
+  }
+
+  /** Wait for `op`, but end with a RunFailure if the process exits or stays silent too long. */
+  private async guard<T>(op: Promise<T>, silentWhat: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((res) => { timer = setTimeout(() => res("timeout"), this.timeoutMs); });
+    const exit = this.exitWait.then(() => "exit" as const);
+    try {
+      const r = await Promise.race([op, timeout, exit]);
+      if (r === "timeout") {
+        op.catch(() => undefined);
+        await this.kill();
+        throw this.failure(`${silentWhat} for ${this.timeoutMs} ms (timeout); it was killed`);
+      }
+      if (r === "exit") {
+        op.catch(() => undefined);
+        // let the last output arrive
+        await new Promise((res) => setTimeout(res, 20));
+        throw this.failure(this.exitText());
+      }
+      return r as T;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   sendMessage(name: Parameters<typeof encodeMessage>[0], values: Parameters<typeof encodeMessage>[2] = {}, version?: number): Promise<void> {
@@ -136,38 +161,19 @@ export class RtlProcess {
   /** Next message from the RTL; exit, silence and R2H_ERROR become RunFailures. */
   async receive(): Promise<DecodedMessage> {
     if (this.exited) throw this.failure(this.exitText());
-    const recv = this.sock.receive();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((res) => { timer = setTimeout(() => res("timeout"), this.timeoutMs); });
-    const exit = this.exitWait.then(() => "exit" as const);
+    const [frame] = await this.guard(this.sock.receive(), "sent nothing");
+    let msg: DecodedMessage;
     try {
-      const r = await Promise.race([recv, timeout, exit]);
-      if (r === "timeout") {
-        recv.catch(() => undefined);
-        throw this.failure(`sent nothing for ${this.timeoutMs} ms (timeout); it was killed`);
-      }
-      if (r === "exit") {
-        recv.catch(() => undefined);
-        // let the last output arrive
-        await new Promise((res) => setTimeout(res, 20));
-        throw this.failure(this.exitText());
-      }
-      const frame = r[0]!;
-      let msg: DecodedMessage;
-      try {
-        msg = decodeMessage(frame);
-      } catch (e) {
-        if (e instanceof ProtocolError) throw this.failure(`sent a bad message: ${e.message}`);
-        throw e;
-      }
-      if (msg.name === "R2H_ERROR") {
-        this.cycle = msg.fields.cycle as number;
-        throw this.failure(`reported an error: ${textTail(msg)}`);
-      }
-      return msg;
-    } finally {
-      clearTimeout(timer);
+      msg = decodeMessage(frame!);
+    } catch (e) {
+      if (e instanceof ProtocolError) throw this.failure(`sent a bad message: ${e.message}`);
+      throw e;
     }
+    if (msg.name === "R2H_ERROR") {
+      this.cycle = msg.fields.cycle as number;
+      throw this.failure(`reported an error: ${textTail(msg)}`);
+    }
+    return msg;
   }
 
   async expect<N extends DecodedMessage["name"]>(name: N): Promise<DecodedMessage> {
@@ -178,7 +184,16 @@ export class RtlProcess {
 
   private async handshake(version: number, hashHex: string): Promise<void> {
     await this.sendMessage("H2R_HELLO", { protocolVersion: version, flags: 0, manifestHash: Buffer.from(hashHex, "hex") }, version);
-    const msg = await this.receive();
+    let msg: DecodedMessage;
+    try {
+      msg = await this.receive();
+    } catch (e) {
+      // the shim refuses a harness of another protocol version: that is a set-up error
+      const text = (e as Error).message;
+      const refusal = /reported an error: (protocol version mismatch[^\n]*)/.exec(text);
+      if (refusal) throw new UserError(`block ${this.block}: ${refusal[1]}; rebuild the RTL (delete build/${this.block})`);
+      throw e;
+    }
     if (msg.name !== "R2H_HELLO") throw this.failure(`answered the handshake with ${msg.name}`);
     this.buildInfo = textTail(msg);
     const theirVersion = msg.fields.protocolVersion as number;
