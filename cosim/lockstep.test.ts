@@ -111,3 +111,51 @@ describe("lockstep (passthru block)", () => {
     expect(() => process.kill(rtl.pid, 0)).toThrow(); // reaped, not orphaned
   });
 });
+
+describe("output backpressure", () => {
+  it("the twin predicts the shim's tready pattern exactly (register slice under 60% ready)", async () => {
+    const { outputReady } = await import("./ready-pattern.ts");
+    // a twin of the register slice that follows the ready pattern cycle by cycle
+    class ReadyTwin extends PassthruTwin {
+      private q: StreamTransaction[] = [];
+      private o: StreamTransaction[] = [];
+      private cyc = 0;
+      private beatIn = 0; // beats of q[0] accepted
+      private slot: { last: boolean; txn: StreamTransaction; first: boolean } | null = null;
+      private outStart = 0;
+      constructor(private readonly ready: (c: number) => boolean) { super(8); }
+      override offer(_p: string, t: StreamTransaction): void { this.q.push(t); }
+      override runUntil(cycle: number): void {
+        for (; this.cyc < cycle; this.cyc++) {
+          const c = this.cyc;
+          const mReady = this.ready(c);
+          const sReady = !this.slot || mReady;
+          if (this.slot && mReady) {
+            if (this.slot.first) this.outStart = c;
+            if (this.slot.last) this.o.push({ ...this.slot.txn, startCycle: this.outStart, endCycle: c });
+          }
+          if (sReady) this.slot = null;
+          const t = this.q[0];
+          if (sReady && t && t.startCycle <= c) {
+            const beats = Math.max(1, Math.ceil(t.data.length / 8));
+            this.slot = { txn: t, first: this.beatIn === 0, last: this.beatIn === beats - 1 };
+            if (++this.beatIn === beats) { this.q.shift(); this.beatIn = 0; }
+          }
+        }
+      }
+      override take(): StreamTransaction[] { const o = this.o; this.o = []; return o; }
+    }
+    const block = resolveBlock(manifest, { DATA_BYTES: 8 });
+    const rtl = await RtlProcess.start(await buildBlock(block));
+    try {
+      const scoreboard = new Scoreboard(block);
+      await runLockstep({ rtl, twin: new ReadyTwin(outputReady(7, 60, 0)), scoreboard, stimulus: packets(500, 6, 3), outReadyPercent: 60, seed: 7 });
+      const r = scoreboard.report();
+      expect(r.streams[0]!.transactions).toBe(500);
+      expect(r.timing).toBe("pass");
+      expect(r.streams[0]!.latencyError.maxAbs).toBe(0);
+    } finally {
+      await rtl.close();
+    }
+  });
+});

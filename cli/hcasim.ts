@@ -1,0 +1,144 @@
+/**
+ * The hcasim command line. Exit codes: 0 pass, 1 a check failed (mismatch, timing,
+ * RTL crash), 2 a user error (bad scenario, bad flag, missing tool). User errors print
+ * one clear message, never a stack trace.
+ */
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import cliProgress from "cli-progress";
+import { RunFailure, UserError } from "../cosim/index.ts";
+import { loadScenario } from "../testbench/scenario.ts";
+import { runScenario, type RunResult } from "../testbench/runner.ts";
+import { formatSummary, writeJson } from "../testbench/report.ts";
+import { icrcCheckFile } from "../testbench/icrc-check.ts";
+import { lintBlocks } from "../cosim/lint.ts";
+
+function intArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${v}"`);
+    return n;
+  };
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function progressReporter(quiet: boolean) {
+  if (quiet) return { update: () => undefined, stop: () => undefined };
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { format: "  {bar} {percentage}% | {value}/{total} frames | cycle {cycle} | {rate} cycles/s", stream: process.stderr, hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update: (p: { cycle: number; inputTransactions: number; totalInputs: number; wallSeconds: number }) => {
+        const payload = { cycle: p.cycle, rate: (p.cycle / Math.max(p.wallSeconds, 1e-3) / 1e6).toFixed(2) + " M" };
+        if (!started) { bar.start(p.totalInputs || 1, 0, payload); started = true; }
+        bar.update(p.inputTransactions, payload);
+      },
+      stop: () => { if (started) bar.stop(); },
+    };
+  }
+  // not a terminal (CI logs): one line every few seconds
+  let lastPrint = 0;
+  return {
+    update: (p: { cycle: number; inputTransactions: number; totalInputs: number; wallSeconds: number }) => {
+      if (p.wallSeconds - lastPrint < 5) return;
+      lastPrint = p.wallSeconds;
+      process.stderr.write(`  … cycle ${p.cycle}, ${p.inputTransactions}${p.totalInputs ? `/${p.totalInputs}` : ""} inputs, ${p.wallSeconds.toFixed(0)} s\n`);
+    },
+    stop: () => undefined,
+  };
+}
+
+const program = new Command();
+program.name("hcasim").description("RDMA adapter models and lockstep co-simulation with Verilator RTL").exitOverride();
+program.configureOutput({ outputError: (str, write) => write(`hcasim: ${str.replace(/^error: /, "")}`) });
+
+program
+  .command("run")
+  .description("run a scenario: the block's model and RTL in lockstep, with its checks")
+  .argument("<scenario>", "scenario file (.yaml)")
+  .option("--json <file>", "write the results as JSON")
+  .option("--trace <file>", "write a VCD waveform of the RTL (builds a traced variant)")
+  .option("--seed <n>", "override the scenario's seed", intArg("--seed"))
+  .option("--count <n>", "override the number of generated frames", intArg("--count"))
+  .option("--defect <define>", "build the RTL with a declared defect (repeatable)", collect, [])
+  .option("--param <name=value>", "override a block parameter (repeatable)", collect, [])
+  .option("--model-only", "run the TypeScript model alone")
+  .option("-q, --quiet", "no progress display")
+  .action(async (file: string, o: { json?: string; trace?: string; seed?: number; count?: number; defect: string[]; param: string[]; modelOnly?: boolean; quiet?: boolean }) => {
+    const sc = loadScenario(file);
+    if (o.seed !== undefined) sc.seed = o.seed;
+    if (o.count !== undefined) {
+      if (sc.traffic.source !== "roce_frames") throw new UserError(`--count applies to generated traffic; ${file} replays ${sc.traffic.file}`);
+      sc.traffic.count = o.count;
+    }
+    for (const p of o.param) {
+      const m = /^([A-Za-z_]\w*)=(-?\d+)$/.exec(p);
+      if (!m) throw new UserError(`--param ${p}: expected NAME=INTEGER`);
+      sc.block.params[m[1]!] = Number(m[2]);
+    }
+    if (o.modelOnly) sc.block.rtl = false;
+    const progress = progressReporter(o.quiet ?? false);
+    let result: RunResult;
+    try {
+      result = await runScenario(sc, {
+        tracePath: o.trace,
+        defects: o.defect,
+        log: (l) => process.stderr.write(`${l}\n`),
+        onProgress: (p) => progress.update(p),
+      });
+    } catch (e) {
+      progress.stop();
+      const partial = (e as { partialResult?: RunResult }).partialResult;
+      if (partial && o.json && e instanceof RunFailure) {
+        writeJson(o.json, { ...partial, verdict: "FAIL", failures: [e.message] });
+      }
+      throw e;
+    }
+    progress.stop();
+    process.stdout.write(formatSummary(result) + "\n");
+    if (o.json) writeJson(o.json, result);
+    if (o.trace) process.stderr.write(`waveform: ${o.trace}\n`);
+    process.exitCode = result.verdict === "PASS" ? 0 : 1;
+  });
+
+program
+  .command("icrc-check")
+  .description("check the ICRC of every RoCEv2 packet in a pcap (Wireshark does not)")
+  .argument("<pcap>", "capture file (Ethernet link type)")
+  .option("--strip-fcs", "the frames end with a 4-byte Ethernet FCS")
+  .action(async (file: string, o: { stripFcs?: boolean }) => {
+    const r = await icrcCheckFile(file, { stripFcs: o.stripFcs ?? false, write: (l) => process.stdout.write(l + "\n") });
+    process.exitCode = r.bad > 0 ? 1 : 0;
+  });
+
+program
+  .command("lint")
+  .description("lint every block's RTL with verilator -Wall, for each allowed parameter value")
+  .option("--synth", "also synthesise with Yosys (synth_xilinx) and report LUT and FF counts")
+  .action(async (o: { synth?: boolean }) => {
+    const ok = await lintBlocks({ synth: o.synth ?? false, write: (l) => process.stdout.write(l + "\n") });
+    process.exitCode = ok ? 0 : 1;
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else if (e instanceof UserError) {
+    process.stderr.write(`hcasim: error: ${e.message}\n`);
+    process.exitCode = 2;
+  } else if (e instanceof RunFailure) {
+    process.stderr.write(`\n${e.message}\nFAIL\n`);
+    process.exitCode = 1;
+  } else {
+    // an internal error: this one deserves its stack
+    process.stderr.write(`hcasim: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 3;
+  }
+}

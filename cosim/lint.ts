@@ -1,0 +1,84 @@
+/**
+ * `hcasim lint`: every block's RTL through `verilator --lint-only -Wall`, once per
+ * allowed value of each parameter (widths change which code elaborates), and on
+ * request through Yosys `synth_xilinx` for LUT and FF counts.
+ */
+import { join } from "node:path";
+import { execa } from "execa";
+import { verilatorVersion } from "./build.ts";
+import { listBlocks, loadBlockManifest, type Manifest } from "./manifest.ts";
+
+/** Parameter sets to lint: the defaults, then each allowed value of each parameter in turn. */
+export function lintVariants(m: Manifest): Record<string, number>[] {
+  const base = Object.fromEntries(m.parameters.map((p) => [p.name, p.default]));
+  const out = [base];
+  for (const p of m.parameters) {
+    for (const v of p.allowed ?? []) {
+      if (v !== p.default) out.push({ ...base, [p.name]: v });
+    }
+  }
+  return out;
+}
+
+export interface SynthCounts {
+  luts: number;
+  ffs: number;
+  cells: number;
+}
+
+export function parseYosysStat(log: string): SynthCounts {
+  // the last `stat` section is the top module's (or the design's) totals
+  const tail = log.slice(log.lastIndexOf("Number of cells:"));
+  let luts = 0;
+  let ffs = 0;
+  for (const m of tail.matchAll(/^\s+(\S+)\s+(\d+)$/gm)) {
+    const [, cell, count] = m;
+    if (/^LUT\d$/.test(cell!)) luts += Number(count);
+    if (/^FD[CEPRS]E?$/.test(cell!)) ffs += Number(count);
+  }
+  const cells = Number(/Number of cells:\s+(\d+)/.exec(tail)?.[1] ?? 0);
+  return { luts, ffs, cells };
+}
+
+export async function synthesise(m: Manifest, params: Record<string, number>): Promise<SynthCounts> {
+  const files = m.sources.map((s) => join(m.dir, s)).join(" ");
+  const chparam = Object.entries(params).map(([k, v]) => `-set ${k} ${v}`).join(" ");
+  const script = `read_verilog -sv -I${m.dir} ${files}; ${chparam ? `chparam ${chparam} ${m.module};` : ""} synth_xilinx -top ${m.module}; stat`;
+  const r = await execa("yosys", ["-p", script], { all: true, reject: false });
+  if (r.exitCode !== 0) throw new Error(`yosys failed on ${m.block}:\n${(r.all ?? "").split("\n").slice(-15).join("\n")}`);
+  return parseYosysStat(r.all ?? "");
+}
+
+export async function lintBlocks(opts: { synth: boolean; write: (line: string) => void }): Promise<boolean> {
+  await verilatorVersion();
+  let ok = true;
+  for (const name of listBlocks()) {
+    const m = loadBlockManifest(name);
+    for (const params of lintVariants(m)) {
+      const label = `${name} ${Object.entries(params).map(([k, v]) => `${k}=${v}`).join(" ")}`.trim();
+      const args = [
+        "--lint-only", "-Wall", "--top-module", m.module, `-I${m.dir}`,
+        ...Object.entries(params).map(([k, v]) => `-G${k}=${v}`),
+        ...m.sources.map((s) => join(m.dir, s)),
+      ];
+      const r = await execa("verilator", args, { all: true, reject: false });
+      if (r.exitCode === 0 && !/%Warning/.test(r.all ?? "")) {
+        opts.write(`lint ${label}: clean`);
+      } else {
+        ok = false;
+        opts.write(`lint ${label}: FAILED\n${r.all}`);
+      }
+    }
+    if (opts.synth) {
+      const params = lintVariants(m)[0]!;
+      try {
+        const c = await synthesise(m, params);
+        opts.write(`synth ${name} (synth_xilinx, defaults): ${c.luts} LUTs, ${c.ffs} FFs, ${c.cells} cells`);
+      } catch (e) {
+        ok = false;
+        opts.write(`synth ${name}: FAILED\n${(e as Error).message}`);
+      }
+    }
+  }
+  return ok;
+}

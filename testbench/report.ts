@@ -1,0 +1,88 @@
+/**
+ * The terminal summary and the JSON result of a scenario run.
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { RunResult } from "./runner.ts";
+
+function si(n: number, unit = ""): string {
+  const a = Math.abs(n);
+  if (a >= 1e9) return `${(n / 1e9).toFixed(2)} G${unit}`;
+  if (a >= 1e6) return `${(n / 1e6).toFixed(2)} M${unit}`;
+  if (a >= 1e3) return `${(n / 1e3).toFixed(2)} k${unit}`;
+  return `${Number.isInteger(n) ? n : n.toFixed(2)} ${unit}`.trimEnd();
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => "  " + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
+}
+
+export function formatSummary(r: RunResult): string {
+  const out: string[] = [];
+  const params = Object.entries(r.block.params).map(([k, v]) => `${k}=${v}`).join(" ");
+  const build = r.block.build;
+  out.push(`scenario ${r.scenario} (seed ${r.seed}) — block ${r.block.name} ${params} @ ${r.block.clockMhz} MHz, ${r.block.rtl ? "model and RTL in lockstep" : "model only"}`);
+  if (build) out.push(`  RTL build ${build.key}${build.cached ? " (cached)" : ` (built in ${build.seconds.toFixed(1)} s)`}${build.defects.length ? `, defects injected: ${build.defects.join(", ")}` : ""}`);
+
+  const cycles = r.lockstep?.cycles ?? r.modelOnly?.cycles ?? 0;
+  const span = r.outputs.lastCycle - (Number.isFinite(r.outputs.firstCycle) ? r.outputs.firstCycle : 0) + 1;
+  const dataBytes = r.block.params.DATA_BYTES ?? 0;
+  const gbps = span > 0 ? (r.outputs.bytes * 8 * r.block.clockMhz * 1e6) / span / 1e9 : 0;
+  const capacity = (dataBytes * 8 * r.block.clockMhz * 1e6) / 1e9;
+  out.push("");
+  const head = ["stream", "transactions", "bytes", "cycles", "Gb/s", dataBytes ? "of datapath" : "", "latency err p50/p99/max", "thr err"];
+  const rows = [head];
+  for (const s of r.scoreboard?.streams ?? []) {
+    rows.push([
+      s.port,
+      String(s.transactions),
+      si(s.bytes, "B"),
+      si(cycles),
+      gbps.toFixed(1),
+      capacity ? `${((100 * gbps) / capacity).toFixed(1)}%` : "",
+      `${s.latencyError.p50}/${s.latencyError.p99}/${s.latencyError.maxAbs} cyc`,
+      `${(100 * s.throughputError).toFixed(3)}%`,
+    ]);
+  }
+  if (!r.scoreboard) rows.push(["(model)", String(r.outputs.transactions), si(r.outputs.bytes, "B"), si(cycles), gbps.toFixed(1), capacity ? `${((100 * gbps) / capacity).toFixed(1)}%` : "", "-", "-"]);
+  out.push(table(rows));
+  out.push("");
+  if (r.scoreboard) {
+    const sb = r.scoreboard;
+    const n = sb.streams.reduce((a, s) => a + s.transactions, 0);
+    out.push(`  content: ${sb.functional.toUpperCase()} — ${n} output transactions identical in content and order`);
+    const worst = Math.max(0, ...sb.streams.map((s) => s.latencyError.maxAbs));
+    const worstThr = Math.max(0, ...sb.streams.map((s) => s.throughputError));
+    out.push(
+      `  timing:  ${sb.timing.toUpperCase()} — max |latency error| ${worst} cycles (tolerance ${sb.tolerance.latencyCycles}), ` +
+        `throughput error ${(100 * worstThr).toFixed(3)}% (tolerance ${(100 * sb.tolerance.throughput).toFixed(1)}%)`,
+    );
+  }
+  if (r.status) {
+    const by = Object.entries(r.status.byStatus).map(([k, v]) => `${k} ${v}`).join(", ");
+    out.push(`  icrc_status: ${r.status.pass ? "PASS" : "FAIL"} — ${by}; ${r.status.judged} judged against the source, ${r.status.wrong} wrong`);
+    if (r.status.firstFailure) out.push(`    first: ${r.status.firstFailure}`);
+  }
+  if (r.lockstep) {
+    const l = r.lockstep;
+    out.push(
+      `  speed: ${si(l.cycles)} cycles in ${l.wallSeconds.toFixed(2)} s = ${si(l.cyclesPerSecond)} cycles/s in lockstep ` +
+        `(${l.quanta} quanta; the RTL process spent ${l.rtlSimSeconds.toFixed(2)} s clocking)`,
+    );
+  } else if (r.modelOnly) {
+    out.push(`  speed: ${r.modelOnly.transactions} transactions through the model in ${r.modelOnly.wallSeconds.toFixed(2)} s`);
+  }
+  out.push("");
+  for (const f of r.failures) out.push(`  failure: ${f}`);
+  out.push(r.verdict);
+  return out.join("\n");
+}
+
+/** Write JSON atomically: a crash never leaves half a file behind. */
+export function writeJson(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(value, (_k, v) => (v === Infinity ? null : v), 2) + "\n");
+  renameSync(tmp, path);
+}

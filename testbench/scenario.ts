@@ -1,0 +1,134 @@
+/**
+ * Scenario files (DESIGN.md §6): which block, whether its RTL runs in lockstep with
+ * the model, the traffic, the checks and the co-simulation settings. Every schema error
+ * names file:line:col.
+ */
+import { dirname, resolve } from "node:path";
+import { readYamlFile, type YamlValue } from "../cosim/index.ts";
+
+export interface RoceFramesTraffic {
+  source: "roce_frames";
+  port: string;
+  count: number;
+  ipv6Fraction: number;
+  payloadBytes: [number, number];
+  /** generate: append the ICRC; check: frames carry one; mixed: each frame drawn */
+  mode: "generate" | "check" | "mixed";
+  /** share of check-mode frames with one bit flipped in the ICRC-covered, invariant bytes */
+  corruptFraction: number;
+  /** idle cycles before each frame, inclusive range; [0, 0] = back to back */
+  gapCycles: [number, number];
+}
+
+export interface PcapTraffic {
+  source: "pcap";
+  port: string;
+  /** absolute path (resolved against the scenario's folder) */
+  file: string;
+  mode: "generate" | "check";
+  /** the capture's frames end with a 4-byte FCS, to be removed */
+  stripFcs: boolean;
+  repeat: number;
+  gapCycles: [number, number];
+}
+
+export type Traffic = RoceFramesTraffic | PcapTraffic;
+
+export const CHECKS = ["content", "timing", "icrc_status"] as const;
+export type CheckName = (typeof CHECKS)[number];
+
+export interface Scenario {
+  file: string;
+  name: string;
+  description: string;
+  seed: number;
+  block: { name: string; params: Record<string, number>; rtl: boolean };
+  traffic: Traffic;
+  checks: CheckName[];
+  cosim: { quantumCycles: number; timeoutMs: number; outReadyPercent: number };
+}
+
+function range(v: YamlValue, min: number, max: number): [number, number] {
+  const items = v.list();
+  if (items.length !== 2) v.fail(`${v.path}: expected [min, max]`);
+  const lo = items[0]!.int(min, max);
+  const hi = items[1]!.int(min, max);
+  if (lo > hi) v.fail(`${v.path}: min ${lo} is greater than max ${hi}`);
+  return [lo, hi];
+}
+
+function fraction(v: YamlValue | undefined, dflt: number): number {
+  if (!v) return dflt;
+  const x = v.num();
+  if (x < 0 || x > 1) v.fail(`${v.path}: ${x} is not a fraction in [0, 1]`);
+  return x;
+}
+
+function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
+  const m = v.map();
+  const source = m.req("source").oneOf(["roce_frames", "pcap"] as const);
+  const port = m.opt("port")?.str() ?? "s_axis";
+  const gapNode = m.opt("gap_cycles");
+  const gapCycles = gapNode ? range(gapNode, 0, 1_000_000) : ([0, 0] as [number, number]);
+  if (source === "roce_frames") {
+    const payloadNode = m.opt("payload_bytes");
+    const t: RoceFramesTraffic = {
+      source,
+      port,
+      count: m.req("count").int(1, 100_000_000),
+      ipv6Fraction: fraction(m.opt("ipv6_fraction"), 0.5),
+      payloadBytes: payloadNode ? range(payloadNode, 0, 65_536) : [0, 4096],
+      mode: m.opt("mode")?.oneOf(["generate", "check", "mixed"] as const) ?? "mixed",
+      corruptFraction: fraction(m.opt("corrupt_fraction"), 0),
+      gapCycles,
+    };
+    m.done();
+    return t;
+  }
+  const fileNode = m.req("file");
+  const t: PcapTraffic = {
+    source,
+    port,
+    file: resolve(scenarioDir, fileNode.str()),
+    mode: m.opt("mode")?.oneOf(["generate", "check"] as const) ?? "check",
+    stripFcs: m.opt("strip_fcs")?.bool() ?? false,
+    repeat: m.opt("repeat")?.int(1, 1_000_000) ?? 1,
+    gapCycles,
+  };
+  m.done();
+  return t;
+}
+
+export function parseScenario(root: YamlValue): Scenario {
+  const m = root.map();
+  const name = m.req("scenario").str();
+  const description = m.opt("description")?.str() ?? "";
+  const seed = m.opt("seed")?.int(0, 0xffffffff) ?? 1;
+
+  const bm = m.req("block").map();
+  const blockName = bm.req("name").str();
+  const params: Record<string, number> = {};
+  const pm = bm.opt("params")?.map();
+  if (pm) for (const k of pm.keys()) params[k] = pm.req(k).int();
+  const rtl = bm.opt("rtl")?.bool() ?? true;
+  bm.done();
+
+  const traffic = parseTraffic(m.req("traffic"), dirname(root.file));
+
+  const checksNode = m.opt("checks");
+  const checks = checksNode ? checksNode.list().map((c) => c.oneOf(CHECKS)) : (["content", "timing"] as CheckName[]);
+
+  const cm = m.opt("cosim")?.map();
+  const cosim = {
+    quantumCycles: cm?.opt("quantum_cycles")?.int(16, 1 << 24) ?? 32_768,
+    timeoutMs: cm?.opt("timeout_ms")?.int(100, 3_600_000) ?? 10_000,
+    outReadyPercent: cm?.opt("out_ready_percent")?.int(1, 100) ?? 100,
+  };
+  cm?.done();
+  m.done();
+  return { file: root.file, name, description, seed, block: { name: blockName, params, rtl }, traffic, checks, cosim };
+}
+
+export function loadScenario(file: string): Scenario {
+  return parseScenario(readYamlFile(file));
+}
