@@ -1,0 +1,15 @@
+export { Ethernet, EthernetVlan, EtherType } from "./ethernet.ts";
+export { Ipv4, IpProtocol, ipv4HeaderChecksum } from "./ipv4.ts";
+export { Ipv6 } from "./ipv6.ts";
+export { Udp, ROCEV2_UDP_PORT } from "./udp.ts";
+export {
+  Bth,
+  BTH_OPCODES,
+  bthOpcode,
+  EXTENSION_HEADER_BYTES,
+  Transport,
+  type BthOpcode,
+  type ExtensionHeader,
+  type TransportName,
+} from "./bth.ts";
+export { ROCEV2_IPV4, ROCEV2_IPV6, ICRC_BYTES, type Rocev2Offsets } from "./rocev2.ts";
