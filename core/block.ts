@@ -34,4 +34,6 @@ export interface BlockTwin {
   runUntil(cycle: number): void;
   /** output transactions completed so far on an output stream port, removed from the twin */
   take(port: string): StreamTransaction[];
+  /** values of the block's output wires (by manifest name) at the cycle simulated up to */
+  wires?(): Record<string, number>;
 }

@@ -191,6 +191,14 @@ export function decodeStreamRecords(tail: Uint8Array, count: number, userNames: 
   return out;
 }
 
+/** The u64 values of an R2H_WIRES tail (as numbers: exact below 2^53). */
+export function decodeWireValues(msg: DecodedMessage): number[] {
+  const n = msg.fields.count as number;
+  if (msg.tail.length !== 8 * n) throw new ProtocolError(`${msg.name}: ${msg.tail.length} tail bytes for ${n} values`);
+  const dv = new DataView(msg.tail.buffer, msg.tail.byteOffset, msg.tail.byteLength);
+  return Array.from({ length: n }, (_, i) => readU64(dv, 8 * i));
+}
+
 export function textTail(msg: DecodedMessage): string {
   return new TextDecoder().decode(msg.tail);
 }

@@ -10,7 +10,7 @@
  * and the RTL process run in parallel on two cores.
  */
 import type { BlockTwin, StreamTransaction } from "../core/block.ts";
-import { decodeStreamRecords, encodeMessage, encodeStreamMessage } from "./codec.ts";
+import { decodeStreamRecords, decodeWireValues, encodeMessage, encodeStreamMessage } from "./codec.ts";
 import { RunFailure } from "./errors.ts";
 import type { ResolvedStreamPort } from "./manifest.ts";
 import type { RtlProcess } from "./rtl-process.ts";
@@ -33,7 +33,10 @@ export interface LockstepOptions {
   rtl: RtlProcess;
   twin: BlockTwin;
   scoreboard: Scoreboard;
-  /** input transactions, per port in non-decreasing startCycle order */
+  /**
+   * input transactions, per port in non-decreasing startCycle order; across ports the
+   * order should roughly follow startCycle too (items are read ahead up to maxHeldBytes)
+   */
   stimulus: Iterator<StimulusItem>;
   /** quantum length [cycles] */
   quantumCycles?: number;
@@ -43,6 +46,8 @@ export interface LockstepOptions {
   maxIdleCycles?: number;
   /** after the last input, outputs must stay quiet this long before the run ends [cycles] */
   drainQuietCycles?: number;
+  /** stimulus bytes read ahead of their quantum, at most [bytes] */
+  maxHeldBytes?: number;
   /** output tready probability per cycle [%] (100: never back-pressure) */
   outReadyPercent?: number;
   seed?: number;
@@ -60,6 +65,8 @@ export interface LockstepResult {
   inputBeats: number;
   outputBeats: number;
   quanta: number;
+  /** the RTL's output wires at the last cycle */
+  rtlWires: Record<string, number>;
 }
 
 function beatsOf(port: ResolvedStreamPort, bytes: number): number {
@@ -82,7 +89,7 @@ export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult
   const t0 = performance.now();
 
   let next = opts.stimulus.next();
-  if (!next.done && !inPorts.has(next.value.port)) throw new RunFailure(`stimulus names "${next.value.port}", which is not an input stream of ${block.manifest.block}`);
+  const maxHeldBytes = opts.maxHeldBytes ?? 32 << 20;
   const offeredBeats = new Map<string, number>([...inPorts.keys()].map((k) => [k, 0]));
   let totalOfferedBeats = 0;
   let inputTxns = 0;
@@ -96,34 +103,49 @@ export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult
   let rtlInBeats = 0;
   let rtlOutBeats = 0;
   let outputTxns = 0;
+  const wireNames = block.wires.filter((w) => w.direction === "out").map((w) => w.name);
+  const rtlWires: Record<string, number> = {};
   // stall and drain bookkeeping
   let lastMoveCycle = 0;
   let lastMoveMark = "";
   let quietSince = -1;
 
-  const issueWindow = async (): Promise<void> => {
-    const exhausted = next.done === true;
-    windowEnd += exhausted ? drainQ : Q;
-    const batches = new Map<string, StreamTransaction[]>();
-    while (!next.done) {
+  // Inputs wait here per port until their quantum: a port whose RTL queue is already
+  // full for the next quantum holds back without blocking the other ports.
+  const held = new Map<string, { q: StreamTransaction[]; head: number }>([...inPorts.keys()].map((k) => [k, { q: [], head: 0 }]));
+  let heldBytes = 0;
+  const pull = (): void => {
+    while (!next.done && heldBytes < maxHeldBytes) {
       const item = next.value;
-      const port = inPorts.get(item.port);
-      if (!port) throw new RunFailure(`stimulus names "${item.port}", which is not an input stream of ${block.manifest.block}`);
-      if (item.txn.startCycle >= windowEnd) break;
-      const offered = offeredBeats.get(item.port)!;
-      // never queue more than the RTL could take by the end of the next quantum
-      if (offered >= windowEnd + Q) break;
-      let batch = batches.get(item.port);
-      if (!batch) batches.set(item.port, (batch = []));
-      batch.push(item.txn);
-      const b = beatsOf(port, item.txn.data.length);
-      offeredBeats.set(item.port, offered + b);
-      totalOfferedBeats += b;
-      inputTxns++;
+      const h = held.get(item.port);
+      if (!h) throw new RunFailure(`stimulus names "${item.port}", which is not an input stream of ${block.manifest.block}`);
+      h.q.push(item.txn);
+      heldBytes += item.txn.data.length + 64;
       next = opts.stimulus.next();
     }
-    for (const [name, txns] of batches) {
+  };
+  const stimulusDone = (): boolean => next.done === true && [...held.values()].every((h) => h.head === h.q.length);
+
+  const issueWindow = async (): Promise<void> => {
+    windowEnd += stimulusDone() ? drainQ : Q;
+    pull();
+    for (const [name, h] of held) {
       const port = inPorts.get(name)!;
+      let offered = offeredBeats.get(name)!;
+      const from = h.head;
+      // never queue more than the RTL could take by the end of the next quantum
+      while (h.head < h.q.length && h.q[h.head]!.startCycle < windowEnd && offered < windowEnd + Q) {
+        const t = h.q[h.head++]!;
+        const b = beatsOf(port, t.data.length);
+        offered += b;
+        totalOfferedBeats += b;
+        heldBytes -= t.data.length + 64;
+      }
+      offeredBeats.set(name, offered);
+      if (h.head === from) continue;
+      const txns = h.q.slice(from, h.head);
+      if (h.head > 4096) { h.q.splice(0, h.head); h.head = 0; }
+      inputTxns += txns.length;
       await rtl.send(encodeStreamMessage("H2R_STREAM_INPUT", rtl.nextSeq(), port.index, txns, userNames.get(name)!));
       for (const t of txns) twin.offer(name, t);
     }
@@ -149,6 +171,11 @@ export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult
         scoreboard.actual(port.name, txns);
         continue;
       }
+      if (msg.name === "R2H_WIRES") {
+        const values = decodeWireValues(msg);
+        wireNames.forEach((n, i) => { rtlWires[n] = values[i] ?? 0; });
+        continue;
+      }
       if (msg.name === "R2H_ADVANCED") {
         rtlCycle = msg.fields.cycle as number;
         rtl.cycle = rtlCycle;
@@ -172,7 +199,7 @@ export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult
     if (mark !== lastMoveMark) { lastMoveMark = mark; lastMoveCycle = rtlCycle; }
     if (finished) continue;
 
-    const allIn = next.done === true && rtlInBeats >= totalOfferedBeats;
+    const allIn = stimulusDone() && rtlInBeats >= totalOfferedBeats;
     const balanced = scoreboard.outputPorts.every((p) => { const c = scoreboard.counts(p); return c.expected === c.actual; });
     if (allIn && balanced) {
       if (quietSince < 0 || lastMoveCycle > quietSince) quietSince = Math.max(lastMoveCycle, rtlCycle - 1);
@@ -190,6 +217,7 @@ export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult
     }
   }
   scoreboard.finish();
+  if (wireNames.length && twin.wires) scoreboard.checkWires(twin.wires(), rtlWires, rtlCycle);
   const wallSeconds = (performance.now() - t0) / 1000;
   return {
     cycles: rtlCycle,
@@ -201,5 +229,6 @@ export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult
     inputBeats: rtlInBeats,
     outputBeats: rtlOutBeats,
     quanta,
+    rtlWires,
   };
 }

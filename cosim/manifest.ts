@@ -26,6 +26,8 @@ export interface StreamPortSpec {
   direction: "in" | "out";
   /** bytes per beat: a number or the name of a parameter */
   dataBytes: number | string;
+  /** an array of identical streams packed into one set of signals (a number or a parameter); absent: one stream */
+  count?: number | string;
   user: UserFieldSpec[];
   doc: string;
 }
@@ -100,14 +102,9 @@ function parsePort(v: YamlValue, paramNames: Set<string>): PortSpec {
     m.done();
     return port;
   }
-  const db = m.req("data_bytes");
-  let dataBytes: number | string;
-  if (db.isScalar() && typeof (db.node as { value: unknown }).value === "string") {
-    dataBytes = db.str();
-    if (!paramNames.has(dataBytes)) db.fail(`${db.path}: "${dataBytes}" is neither a number nor a parameter (parameters: ${[...paramNames].join(", ") || "none"})`);
-  } else {
-    dataBytes = db.int(0, 1024);
-  }
+  const dataBytes = numberOrParam(m.req("data_bytes"), paramNames, 0, 1024);
+  const countNode = m.opt("count");
+  const count = countNode ? numberOrParam(countNode, paramNames, 1, 64) : undefined;
   const userNode = m.opt("user");
   const user = userNode ? userNode.list().map(parseUserField) : [];
   const seen = new Set<string>();
@@ -117,7 +114,16 @@ function parsePort(v: YamlValue, paramNames: Set<string>): PortSpec {
     seen.add(n);
   });
   m.done();
-  return { kind, name, direction, dataBytes, user, doc };
+  return { kind, name, direction, dataBytes, ...(count !== undefined ? { count } : {}), user, doc };
+}
+
+function numberOrParam(v: YamlValue, paramNames: Set<string>, min: number, max: number): number | string {
+  if (v.isScalar() && typeof (v.node as { value: unknown }).value === "string") {
+    const name = v.str();
+    if (!paramNames.has(name)) v.fail(`${v.path}: "${name}" is neither a number nor a parameter (parameters: ${[...paramNames].join(", ") || "none"})`);
+    return name;
+  }
+  return v.int(min, max);
 }
 
 /** Load and validate one block.yaml. */
@@ -206,7 +212,15 @@ export function loadBlockManifest(name: string, rtlModelsDir = RTL_MODELS_DIR): 
 
 export interface ResolvedStreamPort {
   kind: "stream";
+  /** the stream's name; an array element is `base[element]` */
   name: string;
+  /** the signal prefix: the port's name in block.yaml */
+  base: string;
+  /** element number within an array port, and the array's length (1 and -1 for a plain port) */
+  element: number;
+  count: number;
+  /** true when the signals are packed arrays (even of one element) */
+  array: boolean;
   direction: "in" | "out";
   /** index among stream ports of the same direction (the wire protocol's port number) */
   index: number;
@@ -250,15 +264,24 @@ export function resolveBlock(manifest: Manifest, overrides: Record<string, numbe
   for (const port of manifest.ports) {
     if (port.kind === "stream") {
       const dataBytes = typeof port.dataBytes === "number" ? port.dataBytes : params[port.dataBytes]!;
-      streams.push({
-        kind: "stream",
-        name: port.name,
-        direction: port.direction,
-        index: counters[port.direction]++,
-        dataBytes,
-        user: port.user,
-        userBits: port.user.reduce((s, f) => s + f.bits, 0),
-      });
+      const array = port.count !== undefined;
+      const count = port.count === undefined ? 1 : typeof port.count === "number" ? port.count : params[port.count]!;
+      if (!Number.isInteger(count) || count < 1) throw new UserError(`block ${manifest.block}: port ${port.name} has count ${count}; it must be at least 1`);
+      for (let element = 0; element < count; element++) {
+        streams.push({
+          kind: "stream",
+          name: array ? `${port.name}[${element}]` : port.name,
+          base: port.name,
+          element: array ? element : -1,
+          count,
+          array,
+          direction: port.direction,
+          index: counters[port.direction]++,
+          dataBytes,
+          user: port.user,
+          userBits: port.user.reduce((s, f) => s + f.bits, 0),
+        });
+      }
     } else {
       wires.push({ kind: "wire", name: port.name, direction: port.direction, index: wireCounters[port.direction]++, bits: port.bits });
     }
@@ -268,7 +291,7 @@ export function resolveBlock(manifest: Manifest, overrides: Record<string, numbe
     clock: manifest.clock,
     reset: manifest.reset,
     params,
-    streams: streams.map((s) => ({ n: s.name, d: s.direction, b: s.dataBytes, u: s.user.map((f) => [f.name, f.bits]) })),
+    streams: streams.map((s) => ({ n: s.name, a: s.array, d: s.direction, b: s.dataBytes, u: s.user.map((f) => [f.name, f.bits]) })),
     wires: wires.map((w) => ({ n: w.name, d: w.direction, b: w.bits })),
   });
   const hash = createHash("sha256").update(canonical).digest("hex");

@@ -24,7 +24,7 @@ describe("protocol tables", () => {
       const h2r = m.name.startsWith("H2R_");
       expect(h2r || m.name.startsWith("R2H_")).toBe(true);
       expect(m.type >= 0x80).toBe(!h2r);
-      const data = m.tail === "records";
+      const data = m.tail === "records" || m.tail === "values";
       expect((m.type & 0x7f) >= 0x40).toBe(data);
     }
   });

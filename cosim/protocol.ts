@@ -10,7 +10,7 @@
  */
 
 /** Bump on any change to these tables; the handshake rejects a peer built for another version. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** "HCAS" read as a little-endian u32 */
 export const PROTOCOL_MAGIC = 0x53414348;
 
@@ -31,7 +31,7 @@ export interface MessageDef {
   doc: string;
   fields: FieldDef[];
   /** what follows the fixed body */
-  tail: "none" | "text" | "records";
+  tail: "none" | "text" | "records" | "values";
 }
 
 export const HEADER_FIELDS: FieldDef[] = [
@@ -117,9 +117,12 @@ export const MESSAGES = [
     fields: [{ name: "cycle", type: "u64", doc: "cycle at which it happened [cycles]" }],
   },
   {
-    name: "R2H_WIRES", type: 0x85, tail: "none",
-    doc: "reserved for output wire sampling",
-    fields: [{ name: "cycle", type: "u64", doc: "sample cycle [cycles]" }],
+    name: "R2H_WIRES", type: 0xc1, tail: "values",
+    doc: "output wire values at the end of a quantum, in manifest order, each a u64 in the tail",
+    fields: [
+      { name: "cycle", type: "u64", doc: "sample cycle (= the quantum's untilCycle) [cycles]" },
+      { name: "count", type: "u32", doc: "number of u64 values in the tail" },
+    ],
   },
   {
     name: "R2H_STREAM_OUTPUT", type: 0xc0, tail: "records",

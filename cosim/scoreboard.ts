@@ -30,6 +30,8 @@ export interface ScoreboardReport {
   streams: StreamTiming[];
   tolerance: { latencyCycles: number; throughput: number };
   mismatch?: string;
+  /** output wires at the end of the run, both sides (absent when not compared) */
+  wires?: Record<string, { model: number; rtl: number }>;
 }
 
 export class MismatchError extends RunFailure {
@@ -180,6 +182,25 @@ export class Scoreboard {
     throw new MismatchError(report, s.port.name, index);
   }
 
+  private wires: Record<string, { model: number; rtl: number }> | undefined;
+
+  /** Output wires (counters, status) must agree at the end of the run. */
+  checkWires(model: Record<string, number>, rtl: Record<string, number>, cycle: number): void {
+    this.wires = {};
+    for (const w of this.block.wires) {
+      if (w.direction !== "out") continue;
+      const m = model[w.name];
+      const r = rtl[w.name];
+      if (m === undefined) continue; // the twin does not model this wire
+      this.wires[w.name] = { model: m, rtl: r ?? NaN };
+      if (m !== r) {
+        const report = `MISMATCH in block ${this.block.manifest.block}, wire ${w.name} at cycle ${cycle}: model ${m}, rtl ${r}`;
+        this.failed = report;
+        throw new MismatchError(report, w.name, -1);
+      }
+    }
+  }
+
   /** After the run: any transaction left on one side only is a mismatch. */
   finish(): void {
     for (const s of this.streams.values()) {
@@ -219,6 +240,7 @@ export class Scoreboard {
       streams,
       tolerance: { ...tol },
       mismatch: this.failed,
+      ...(this.wires ? { wires: this.wires } : {}),
     };
   }
 }

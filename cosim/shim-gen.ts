@@ -7,7 +7,7 @@
 import type { ResolvedBlock, ResolvedStreamPort } from "./manifest.ts";
 
 /** Bump when the generated C++ changes meaning (part of the build cache key). */
-export const SHIM_GENERATOR_VERSION = 3;
+export const SHIM_GENERATOR_VERSION = 4;
 
 function cppUserType(bits: number): string {
   if (bits <= 8) return "uint8_t";
@@ -20,9 +20,51 @@ function mask(bits: number): string {
   return bits >= 32 ? "0xffffffffull" : `0x${((2 ** bits) - 1).toString(16)}ull`;
 }
 
+/** A C identifier for a stream (array elements `x[3]` become `x_e3`). */
+function cid(p: ResolvedStreamPort): string {
+  return p.array ? `${p.base}_e${p.element}` : p.base;
+}
+
+/**
+ * How to reach one stream's signals: a plain port owns its signals; an array element
+ * owns bit/byte slices of packed vectors (element i at [i*W +: W]).
+ */
+function access(p: ResolvedStreamPort) {
+  const b = `top->${p.base}`;
+  const i = p.element;
+  const W = p.dataBytes;
+  if (!p.array) {
+    return {
+      setValid: (v: string) => `${b}_tvalid = ${v};`,
+      valid: `${b}_tvalid`,
+      setReady: (v: string) => `${b}_tready = ${v};`,
+      ready: `${b}_tready`,
+      setLast: (v: string) => `${b}_tlast = ${v};`,
+      last: `${b}_tlast`,
+      putData: (src: string, n: string) => `put_bytes(${b}_tdata, ${src}, ${n}, ${W}); put_keep(${b}_tkeep, ${n});`,
+      takeData: `take_bytes(${b}_tdata, ${b}_tkeep, ${W}, p.cur);`,
+      setUser: (v: string) => `${b}_tuser = (${cppUserType(p.userBits)})(${v});`,
+      user: `uint64_t(${b}_tuser)`,
+    };
+  }
+  return {
+    setValid: (v: string) => `set_bit(${b}_tvalid, ${i}, ${v});`,
+    valid: `get_bit(${b}_tvalid, ${i})`,
+    setReady: (v: string) => `set_bit(${b}_tready, ${i}, ${v});`,
+    ready: `get_bit(${b}_tready, ${i})`,
+    setLast: (v: string) => `set_bit(${b}_tlast, ${i}, ${v});`,
+    last: `get_bit(${b}_tlast, ${i})`,
+    putData: (src: string, n: string) => `put_bytes_at(${b}_tdata, ${i * W}, ${src}, ${n}, ${W}); set_field(${b}_tkeep, ${i * W}, ${W}, keep_mask(${n}));`,
+    takeData: `take_bytes_at(${b}_tdata, ${b}_tkeep, ${i * W}, ${W}, p.cur);`,
+    setUser: (v: string) => `set_field(${b}_tuser, ${i * p.userBits}, ${p.userBits}, ${v});`,
+    user: `get_field(${b}_tuser, ${i * p.userBits}, ${p.userBits})`,
+  };
+}
+
 function driverFor(p: ResolvedStreamPort, i: number): string {
   const W = p.dataBytes;
-  const n = p.name;
+  const n = cid(p);
+  const a = access(p);
   let off = 0;
   const pack = p.user.map((f) => {
     const s = `u |= (uint64_t(t.user[${p.user.indexOf(f)}]) & ${mask(f.bits)}) << ${off};`;
@@ -30,23 +72,23 @@ function driverFor(p: ResolvedStreamPort, i: number): string {
     return `    ${s}`;
   });
   return `
-// input stream ${n}: ${W} bytes/beat, user [${p.user.map((f) => `${f.name}:${f.bits}`).join(", ")}]
+// input stream ${p.name}: ${W} bytes/beat, user [${p.user.map((f) => `${f.name}:${f.bits}`).join(", ")}]
 static void drive_${n}(InPort& p) {
-  if (p.q.empty() || (p.beat_off == 0 && p.q.front().start > g_cycle)) { top->${n}_tvalid = 0; return; }
+  if (p.q.empty() || (p.beat_off == 0 && p.q.front().start > g_cycle)) { ${a.setValid("0")} return; }
   const Txn& t = p.q.front();
   size_t left = t.data.size() - p.beat_off;
   size_t nb = left < ${W} ? left : ${W};
-  ${W > 0 ? `put_bytes(top->${n}_tdata, t.data.data() + p.beat_off, nb, ${W});
-  put_keep(top->${n}_tkeep, nb);` : ``}
-  top->${n}_tlast = (left <= ${W}) ? 1 : 0;
+  ${W > 0 ? a.putData("t.data.data() + p.beat_off", "nb") : ``}
+  ${a.setLast("(left <= " + W + ") ? 1 : 0")}
   ${p.userBits > 0 ? `{
     uint64_t u = 0;
 ${pack.join("\n")}
-    top->${n}_tuser = (${cppUserType(p.userBits)})u;
+    ${a.setUser("u")}
   }` : ``}
-  top->${n}_tvalid = 1;
+  ${a.setValid("1")}
   (void)nb;
 }
+static inline bool handshake_${n}() { return ${a.valid} && ${a.ready}; }
 static inline void advance_${n}(InPort& p) {
   const Txn& t = p.q.front();
   p.beat_off += ${Math.max(W, 1)};
@@ -59,7 +101,8 @@ static const int IN_${n} = ${i};
 
 function monitorFor(p: ResolvedStreamPort, i: number): string {
   const W = p.dataBytes;
-  const n = p.name;
+  const n = cid(p);
+  const a = access(p);
   let off = 0;
   const unpack = p.user.map((f) => {
     const s = `    rec_user(p, uint32_t((u >> ${off}) & ${mask(f.bits)}));`;
@@ -67,18 +110,19 @@ function monitorFor(p: ResolvedStreamPort, i: number): string {
     return s;
   });
   return `
-// output stream ${n}: ${W} bytes/beat
+// output stream ${p.name}: ${W} bytes/beat
 static inline void sample_${n}(OutPort& p) {
-  if (!(top->${n}_tvalid && top->${n}_tready)) return;
+  if (!(${a.valid} && ${a.ready})) return;
   if (!p.in_txn) { p.in_txn = true; p.cur.clear(); p.cur_start = g_cycle; }
-  ${W > 0 ? `take_bytes(top->${n}_tdata, top->${n}_tkeep, ${W}, p.cur);` : ``}
+  ${W > 0 ? a.takeData : ``}
   p.beats++;
-  if (top->${n}_tlast) {
+  if (${a.last}) {
     begin_record(p, ${p.user.length});
-    ${p.userBits > 0 ? `uint64_t u = top->${n}_tuser;\n${unpack.join("\n")}` : ``}
+    ${p.userBits > 0 ? `uint64_t u = ${a.user};\n${unpack.join("\n")}` : ``}
     end_record(p);
   }
 }
+static inline void set_ready_${n}(uint8_t v) { ${a.setReady("v")} }
 static const int OUT_${n} = ${i};
 `;
 }
@@ -89,6 +133,10 @@ export function generateShim(block: ResolvedBlock, opts: { trace: boolean }): st
   const ins = block.streams.filter((s) => s.direction === "in");
   const outs = block.streams.filter((s) => s.direction === "out");
   const wiresIn = block.wires.filter((w) => w.direction === "in");
+  const wiresOut = block.wires.filter((w) => w.direction === "out");
+  for (const w of block.wires) {
+    if (w.bits > 64) throw new Error(`block ${m.block}: wire ${w.name} has ${w.bits} bits; the shim supports at most 64`);
+  }
   for (const s of block.streams) {
     if (s.userBits > 64) throw new Error(`block ${m.block}: port ${s.name} has ${s.userBits} user bits; the shim supports at most 64`);
   }
@@ -96,7 +144,7 @@ export function generateShim(block: ResolvedBlock, opts: { trace: boolean }): st
   const rstActive = m.reset.activeLow ? 0 : 1;
   const periodPs = Math.round(1e6 / m.clock.mhz);
   const paramText = Object.entries(block.params).map(([k, v]) => `${k}=${v}`).join(" ");
-  const readyFns = outs.map((p) => `    top->${p.name}_tready = out_ready(${p.index});`).join("\n");
+  const readyFns = outs.map((p) => `    set_ready_${cid(p)}(out_ready(${p.index}));`).join("\n");
 
   return `// Generated by cosim/shim-gen.ts (v${SHIM_GENERATOR_VERSION}) from ${m.block}/block.yaml. Do not edit.
 // Block ${m.block}, module ${m.module}, ${paramText}.
@@ -171,6 +219,39 @@ template <class D, class K> static inline void take_bytes(const D& data, const K
   for (size_t i = 0; i < w; i++) if (keep_bit(keep, i)) out.push_back(b[i]);  // AXI: null bytes are dropped
 }
 
+// ---- packed arrays: element i of a port owns bits/bytes [i*W +: W] of each signal
+template <class T> static inline void set_bit(T& sig, size_t i, uint64_t v) {
+  const uint64_t m = uint64_t(1) << i;
+  sig = (T)(v ? (uint64_t(sig) | m) : (uint64_t(sig) & ~m));
+}
+template <std::size_t N> static inline void set_bit(VlWide<N>& sig, size_t i, uint64_t v) {
+  uint32_t& w = sig.data()[i / 32]; const uint32_t m = 1u << (i % 32);
+  w = v ? (w | m) : (w & ~m);
+}
+static inline bool get_bit(uint64_t v, size_t i) { return (v >> i) & 1; }
+template <std::size_t N> static inline bool get_bit(const VlWide<N>& s, size_t i) { return (s.data()[i / 32] >> (i % 32)) & 1; }
+template <class T> static inline void set_field(T& sig, size_t off, size_t bits, uint64_t v) {
+  for (size_t b = 0; b < bits; b++) set_bit(sig, off + b, (v >> b) & 1);
+}
+template <class T> static inline uint64_t get_field(const T& sig, size_t off, size_t bits) {
+  uint64_t v = 0;
+  for (size_t b = 0; b < bits; b++) v |= uint64_t(get_bit(sig, off + b)) << b;
+  return v;
+}
+static inline uint64_t keep_mask(size_t n) { return n >= 64 ? ~0ull : ((1ull << n) - 1); }
+template <class T> static inline void put_bytes_at(T& sig, size_t off, const uint8_t* src, size_t n, size_t w) {
+  uint64_t v = sig; uint8_t* b = reinterpret_cast<uint8_t*>(&v);
+  std::memcpy(b + off, src, n); std::memset(b + off + n, 0, w - n); sig = (T)v;
+}
+template <std::size_t N> static inline void put_bytes_at(VlWide<N>& sig, size_t off, const uint8_t* src, size_t n, size_t w) {
+  uint8_t* d = reinterpret_cast<uint8_t*>(sig.data()) + off;
+  std::memcpy(d, src, n); std::memset(d + n, 0, w - n);
+}
+template <class D, class K> static inline void take_bytes_at(const D& data, const K& keep, size_t off, size_t w, std::vector<uint8_t>& out) {
+  uint64_t tmp; const uint8_t* b = sig_bytes(data, tmp) + off;
+  for (size_t i = 0; i < w; i++) if (get_bit(keep, off + i)) out.push_back(b[i]);  // AXI: null bytes are dropped
+}
+
 // ---- output records
 static void begin_record(OutPort& p, uint32_t user_words) {
   StreamRecord r; r.startCycle = p.cur_start; r.endCycle = g_cycle;
@@ -205,17 +286,17 @@ ${opts.trace ? `static void dump(uint64_t t) { if (tfp) tfp->dump(t); }` : ""}
 static void run_until(uint64_t until) {
   uint64_t t0 = now_ns();
   while (g_cycle < until) {
-${ins.map((p) => `    drive_${p.name}(in_ports[${p.index}]);`).join("\n")}
+${ins.map((p) => `    drive_${cid(p)}(in_ports[${p.index}]);`).join("\n")}
 ${readyFns}
     top->eval();
 ${opts.trace ? `    dump(g_cycle * ${periodPs});` : ""}
-${ins.map((p) => `    const bool hs_${p.name} = top->${p.name}_tvalid && top->${p.name}_tready;`).join("\n")}
-${outs.map((p) => `    sample_${p.name}(out_ports[${p.index}]);`).join("\n")}
+${ins.map((p) => `    const bool hs_${cid(p)} = handshake_${cid(p)}();`).join("\n")}
+${outs.map((p) => `    sample_${cid(p)}(out_ports[${p.index}]);`).join("\n")}
     top->${m.clock.port} = 1;
     top->eval();
 ${opts.trace ? `    dump(g_cycle * ${periodPs} + ${Math.floor(periodPs / 2)});` : ""}
     top->${m.clock.port} = 0;
-${ins.map((p) => `    if (hs_${p.name}) advance_${p.name}(in_ports[${p.index}]);`).join("\n")}
+${ins.map((p) => `    if (hs_${cid(p)}) advance_${cid(p)}(in_ports[${p.index}]);`).join("\n")}
     g_cycle++;
   }
   g_sim_ns += now_ns() - t0;
@@ -224,8 +305,8 @@ ${ins.map((p) => `    if (hs_${p.name}) advance_${p.name}(in_ports[${p.index}]);
 static void do_reset(uint32_t cycles) {
   for (auto& p : in_ports) { p.q.clear(); p.beat_off = 0; p.beats = 0; }
   for (auto& p : out_ports) { p.in_txn = false; p.cur.clear(); p.buf.clear(); p.count = 0; p.beats = 0; }
-${ins.map((p) => `  top->${p.name}_tvalid = 0;`).join("\n")}
-${outs.map((p) => `  top->${p.name}_tready = 1;`).join("\n")}
+${ins.map((p) => `  ${access(p).setValid("0")}`).join("\n")}
+${outs.map((p) => `  set_ready_${cid(p)}(1);`).join("\n")}
   top->${m.reset.port} = ${rstActive};
   for (uint32_t i = 0; i < cycles; i++) {
     top->${m.clock.port} = 0; top->eval();
@@ -267,6 +348,15 @@ static void flush_outputs() {
     tx.send(R2H_STREAM_OUTPUT, &b, sizeof b, p.buf.data(), p.buf.size());
     p.buf.clear(); p.count = 0;
   }
+}
+
+static void send_wires() {
+  const uint32_t n = ${wiresOut.length};
+  if (n == 0) return;
+  uint64_t v[${Math.max(wiresOut.length, 1)}];
+${wiresOut.map((w, k) => `  v[${k}] = (uint64_t)top->${w.name};`).join("\n")}
+  Body_R2H_WIRES b; b.cycle = g_cycle; b.count = n;
+  tx.send(R2H_WIRES, &b, sizeof b, v, sizeof(uint64_t) * n);
 }
 
 static bool read_records(InPort& p, const uint8_t* d, size_t len, uint32_t count, uint32_t user_words, std::string& err) {
@@ -337,6 +427,7 @@ ${wiresIn.map((w) => `        case ${w.index}: top->${w.name} = b.value; break;`
       Body_H2R_ADVANCE b; std::memcpy(&b, body, sizeof b);
       run_until(b.untilCycle);
       flush_outputs();
+      send_wires();
       Body_R2H_ADVANCED r; r.cycle = g_cycle; r.simNs = g_sim_ns;
       r.inputBeats = 0; for (auto& p : in_ports) r.inputBeats += p.beats;
       r.outputBeats = 0; for (auto& p : out_ports) r.outputBeats += p.beats;
