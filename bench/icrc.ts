@@ -28,7 +28,7 @@ export interface Figures {
 
 function stimulus(count: number, dataBytes: number): StreamTransaction[] {
   const out: StreamTransaction[] = [];
-  const traffic = { source: "roce_frames", port: "s_axis", count, ipv6Fraction: 0.5, payloadBytes: [0, 4096], mode: "mixed", corruptFraction: 0.02, gapCycles: [0, 0] } as const;
+  const traffic = { source: "roce_frames", port: "s_axis", count, ipv6Fraction: 0.5, payloadBytes: [0, 4096], mode: "mixed", corruptFraction: 0.02, otherFraction: 0.02, gapCycles: [0, 0] } as const;
   for (const item of openSource({ ...traffic, payloadBytes: [0, 4096], gapCycles: [0, 0] }, { seed: 7, dataBytes })) out.push(item.txn);
   return out;
 }

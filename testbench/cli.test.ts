@@ -49,6 +49,16 @@ describe("hcasim run", () => {
     expect(j.verdict).toBe("FAIL");
   });
 
+  it("--trace writes a VCD waveform of the RTL with the block's ports", async () => {
+    const vcd = tmp("w.vcd");
+    const r = await hcasim(["run", SCENARIO, "--count", "20", "--param", "DATA_BYTES=8", "--trace", vcd, "-q"]);
+    expect(r.exitCode, r.all).toBe(0);
+    const text = readFileSync(vcd, "utf8");
+    expect(text).toContain("$enddefinitions");
+    for (const sig of ["s_axis_tdata", "s_axis_tready", "m_axis_tuser", "clk"]) expect(text).toMatch(new RegExp(`\\$var wire +\\d+ \\S+ ${sig} `));
+    expect(text.split("\n").filter((l) => l.startsWith("#")).length).toBeGreaterThan(100);
+  });
+
   it("skipping the TTL mask is caught too", async () => {
     const r = await hcasim(["run", SCENARIO, "--count", "500", "--defect", "HCASIM_DEFECT_SKIP_TTL_MASK", "-q"]);
     expect(r.exitCode, r.all).toBe(1);

@@ -16,6 +16,8 @@ export interface RoceFramesTraffic {
   mode: "generate" | "check" | "mixed";
   /** share of check-mode frames with one bit flipped in the ICRC-covered, invariant bytes */
   corruptFraction: number;
+  /** share of frames made into something else: another UDP port, ARP, VLAN-tagged, or cut short */
+  otherFraction: number;
   /** idle cycles before each frame, inclusive range; [0, 0] = back to back */
   gapCycles: [number, number];
 }
@@ -80,6 +82,7 @@ function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
       payloadBytes: payloadNode ? range(payloadNode, 0, 65_536) : [0, 4096],
       mode: m.opt("mode")?.oneOf(["generate", "check", "mixed"] as const) ?? "mixed",
       corruptFraction: fraction(m.opt("corrupt_fraction"), 0),
+      otherFraction: fraction(m.opt("other_fraction"), 0),
       gapCycles,
     };
     m.done();

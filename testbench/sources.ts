@@ -63,7 +63,41 @@ function* roceFrames(t: RoceFramesTraffic, ctx: SourceContext): Generator<Source
         expectedStatus = IcrcStatus.icrcBad;
       }
     }
+    if (t.otherFraction > 0 && choice.float() < t.otherFraction) {
+      ({ data, expectedStatus } = notRoce(data, f.offsets.udp, f.offsets.afterBth, choice));
+    }
     yield { port: t.port, txn: txn(data, check, schedule.place(data.length)), expectedStatus };
+  }
+}
+
+/** Turn a RoCEv2 frame into one the block must pass through untouched, and say which status it earns. */
+function notRoce(frame: Uint8Array, udpAt: number, afterBth: number, rng: Prng): { data: Uint8Array; expectedStatus: number } {
+  const data = frame.slice();
+  switch (rng.int(0, 3)) {
+    case 0: {
+      // another UDP destination port
+      let port = rng.int(0, 0xffff);
+      if (port === 4791) port++;
+      data[udpAt + 2] = port >> 8;
+      data[udpAt + 3] = port & 0xff;
+      return { data, expectedStatus: IcrcStatus.notRocev2 };
+    }
+    case 1:
+      // ARP's EtherType
+      data[12] = 0x08;
+      data[13] = 0x06;
+      return { data, expectedStatus: IcrcStatus.notRocev2 };
+    case 2: {
+      // an 802.1Q tag: this block handles untagged frames only
+      const tagged = new Uint8Array(data.length + 4);
+      tagged.set(data.subarray(0, 12));
+      tagged.set([0x81, 0x00, rng.int(0, 0xff) & 0xef, rng.int(0, 0xff)], 12);
+      tagged.set(data.subarray(12), 16);
+      return { data: tagged, expectedStatus: IcrcStatus.notRocev2 };
+    }
+    default:
+      // cut inside the headers: a runt
+      return { data: data.slice(0, rng.int(0, afterBth - 1)), expectedStatus: IcrcStatus.runt };
   }
 }
 
