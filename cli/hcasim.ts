@@ -63,17 +63,18 @@ program
   .argument("<scenario>", "scenario file (.yaml)")
   .option("--json <file>", "write the results as JSON")
   .option("--trace <file>", "write a VCD waveform of the RTL (builds a traced variant)")
+  .option("--pcap <dir>", "write one capture per port and direction into this folder")
   .option("--seed <n>", "override the scenario's seed", intArg("--seed"))
   .option("--count <n>", "override the number of generated frames", intArg("--count"))
   .option("--defect <define>", "build the RTL with a declared defect (repeatable)", collect, [])
   .option("--param <name=value>", "override a block parameter (repeatable)", collect, [])
   .option("--model-only", "run the TypeScript model alone")
   .option("-q, --quiet", "no progress display")
-  .action(async (file: string, o: { json?: string; trace?: string; seed?: number; count?: number; defect: string[]; param: string[]; modelOnly?: boolean; quiet?: boolean }) => {
+  .action(async (file: string, o: { json?: string; trace?: string; pcap?: string; seed?: number; count?: number; defect: string[]; param: string[]; modelOnly?: boolean; quiet?: boolean }) => {
     const sc = loadScenario(file);
     if (o.seed !== undefined) sc.seed = o.seed;
     if (o.count !== undefined) {
-      if (sc.traffic.source !== "roce_frames") throw new UserError(`--count applies to generated traffic; ${file} replays ${sc.traffic.file}`);
+      if (sc.traffic.source !== "roce_frames") throw new UserError(`--count applies to generated frames (source roce_frames); ${file} has source ${sc.traffic.source}`);
       sc.traffic.count = o.count;
     }
     for (const p of o.param) {
@@ -87,6 +88,7 @@ program
     try {
       result = await runScenario(sc, {
         tracePath: o.trace,
+        pcapDir: o.pcap,
         defects: o.defect,
         log: (l) => process.stderr.write(`${l}\n`),
         onProgress: (p) => progress.update(p),

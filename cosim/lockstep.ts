@@ -52,6 +52,8 @@ export interface LockstepOptions {
   outReadyPercent?: number;
   seed?: number;
   onProgress?: (p: LockstepProgress) => void;
+  /** sees every output transaction of the RTL, as it arrives */
+  onRtlOutput?: (port: string, txns: readonly StreamTransaction[]) => void;
 }
 
 export interface LockstepResult {
@@ -168,6 +170,7 @@ export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult
         if (!port) throw new RunFailure(`RTL ${block.manifest.block} sent output for unknown stream ${msg.fields.port}`);
         const txns = decodeStreamRecords(msg.tail, msg.fields.count as number, userNames.get(port.name)!, `${block.manifest.block}.${port.name}`);
         outputTxns += txns.length;
+        opts.onRtlOutput?.(port.name, txns);
         scoreboard.actual(port.name, txns);
         continue;
       }

@@ -28,9 +28,14 @@ export interface StreamPortSpec {
   dataBytes: number | string;
   /** an array of identical streams packed into one set of signals (a number or a parameter); absent: one stream */
   count?: number | string;
+  /** how `--pcap` records this stream's transactions */
+  capture: CaptureKind;
   user: UserFieldSpec[];
   doc: string;
 }
+
+/** ethernet: pcap link type 1; infiniband: ERF record type 21 in pcap link type 197; none: not captured */
+export type CaptureKind = "ethernet" | "infiniband" | "none";
 
 export interface WirePortSpec {
   kind: "wire";
@@ -113,8 +118,9 @@ function parsePort(v: YamlValue, paramNames: Set<string>): PortSpec {
     if (seen.has(n)) u.fail(`${u.path}: duplicate user field "${n}"`);
     seen.add(n);
   });
+  const capture = m.opt("capture")?.oneOf(["ethernet", "infiniband", "none"] as const) ?? "ethernet";
   m.done();
-  return { kind, name, direction, dataBytes, ...(count !== undefined ? { count } : {}), user, doc };
+  return { kind, name, direction, dataBytes, ...(count !== undefined ? { count } : {}), capture, user, doc };
 }
 
 function numberOrParam(v: YamlValue, paramNames: Set<string>, min: number, max: number): number | string {
@@ -228,6 +234,7 @@ export interface ResolvedStreamPort {
   user: UserFieldSpec[];
   /** total tuser width in bits (0 when there are no user fields) */
   userBits: number;
+  capture: CaptureKind;
 }
 
 export interface ResolvedWirePort {
@@ -280,6 +287,7 @@ export function resolveBlock(manifest: Manifest, overrides: Record<string, numbe
           dataBytes,
           user: port.user,
           userBits: port.user.reduce((s, f) => s + f.bits, 0),
+          capture: port.capture,
         });
       }
     } else {

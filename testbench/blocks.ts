@@ -3,20 +3,24 @@
  */
 import type { BlockTwin } from "../core/block.ts";
 import { UserError, type ResolvedBlock } from "../cosim/index.ts";
-import { IcrcTwin, type IcrcDataBytes } from "../hca/index.ts";
+
 
 export interface TwinOptions {
   /** m_axis tready per cycle, when the run applies output backpressure */
   outputReady?: (port: number) => ((cycle: number) => boolean) | undefined;
 }
 
-type TwinFactory = (block: ResolvedBlock, opts: TwinOptions) => BlockTwin;
+/** Loaded on demand, so a run imports only its own block's model. */
+type TwinFactory = (block: ResolvedBlock, opts: TwinOptions) => Promise<BlockTwin>;
 
 const TWINS: Record<string, TwinFactory> = {
-  icrc: (b, o) => new IcrcTwin({ dataBytes: b.params.DATA_BYTES as IcrcDataBytes, outputReady: o.outputReady?.(0) }),
+  icrc: async (b, o) => {
+    const { IcrcTwin } = await import("../hca/index.ts");
+    return new IcrcTwin({ dataBytes: b.params.DATA_BYTES as 8 | 16 | 32 | 64, outputReady: o.outputReady?.(0) });
+  },
 };
 
-export function createTwin(block: ResolvedBlock, opts: TwinOptions = {}): BlockTwin {
+export function createTwin(block: ResolvedBlock, opts: TwinOptions = {}): Promise<BlockTwin> {
   const f = TWINS[block.manifest.block];
   if (!f) throw new UserError(`block ${block.manifest.block} has no TypeScript twin (twins: ${Object.keys(TWINS).join(", ")})`);
   return f(block, opts);

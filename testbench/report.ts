@@ -3,6 +3,7 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import type { LineRateReport } from "./line-rate.ts";
 import type { RunResult } from "./runner.ts";
 
 function si(n: number, unit = ""): string {
@@ -64,6 +65,8 @@ export function formatSummary(r: RunResult): string {
     out.push(`  icrc_status: ${r.status.pass ? "PASS" : "FAIL"} — ${by}; ${r.status.judged} judged against the source, ${r.status.wrong} wrong`);
     if (r.status.firstFailure) out.push(`    first: ${r.status.firstFailure}`);
   }
+  if (r.lineRate) out.push("", formatLineRate(r.lineRate));
+  if (r.captures?.length) out.push(`  captures: ${r.captures.length} files in ${r.captures[0]!.path.replace(/\/[^/]*$/, "/")} (${r.captures.reduce((s, c) => s + c.packets, 0)} packets)`);
   if (r.lockstep) {
     const l = r.lockstep;
     out.push(
@@ -77,6 +80,27 @@ export function formatSummary(r: RunResult): string {
   for (const f of r.failures) out.push(`  failure: ${f}`);
   out.push(r.verdict);
   return out.join("\n");
+}
+
+export function formatLineRate(l: LineRateReport): string {
+  const rows: string[][] = [["port", "direction", "offered Mfps", "forwarded Mfps", "line Mfps", "% of line", "delivered", "latency p50/p99/max ns"]];
+  for (const r of l.rows) {
+    rows.push([
+      String(r.port),
+      r.direction,
+      (r.offeredFps / 1e6).toFixed(4),
+      (r.forwardedFps / 1e6).toFixed(4),
+      (r.lineFps / 1e6).toFixed(4),
+      `${r.percentOfLine.toFixed(2)}%`,
+      `${r.forwarded}/${r.offered}`,
+      `${r.latencyNs.p50.toFixed(0)}/${r.latencyNs.p99.toFixed(0)}/${r.latencyNs.max.toFixed(0)}`,
+    ]);
+  }
+  const drops = Object.entries(l.drops).map(([k, v]) => `${k} ${v}`).join(", ");
+  const lines = [`  line rate, ${l.frameBytes}-byte frames:`, table(rows), `  drops: ${drops || "none"}; slow path: ${l.slowPath}`];
+  if (l.ibLimited) lines.push("  note: the IB link cannot carry the offered IB→Ethernet load at this size; it was offered at the IB link's rate");
+  if (l.untagged) lines.push(`  note: ${l.untagged} outputs carried no traffic tag`);
+  return lines.join("\n");
 }
 
 /** Write JSON atomically: a crash never leaves half a file behind. */

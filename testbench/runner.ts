@@ -10,7 +10,6 @@ import {
   resolveBlock,
   RtlProcess,
   runLockstep,
-  RunFailure,
   Scoreboard,
   type LockstepProgress,
   type LockstepResult,
@@ -18,15 +17,19 @@ import {
   type ScoreboardReport,
 } from "../cosim/index.ts";
 import { createTwin } from "./blocks.ts";
-import { StatusCheck, type StatusCheckReport } from "./checks.ts";
+import { CaptureSet } from "./capture.ts";
+import type { StatusCheckReport } from "./checks.ts";
+import type { LineRateReport } from "./line-rate.ts";
+import { createPlan } from "./plans.ts";
 import type { Scenario } from "./scenario.ts";
-import { openSource, type SourceItem } from "./sources.ts";
 
 export interface RunOptions {
   /** build the traced RTL and write a VCD waveform here */
   tracePath?: string;
   /** defect-injection defines for the RTL build */
   defects?: string[];
+  /** write one capture per stream into this folder */
+  pcapDir?: string;
   log?: (line: string) => void;
   onProgress?: (p: LockstepProgress & { totalInputs: number }) => void;
 }
@@ -39,13 +42,15 @@ export interface RunResult {
   modelOnly?: { cycles: number; wallSeconds: number; transactions: number };
   scoreboard?: ScoreboardReport;
   status?: StatusCheckReport;
-  /** output transactions and bytes, and bytes per cycle, of the model */
+  lineRate?: LineRateReport;
+  /** output transactions and bytes, and the cycles of the first and last */
   outputs: { transactions: number; bytes: number; firstCycle: number; lastCycle: number };
+  captures?: { path: string; packets: number }[];
   verdict: "PASS" | "FAIL";
   failures: string[];
 }
 
-/** Wraps a twin so checks see every output transaction the model produces. */
+/** Wraps a twin so the run sees every output transaction the model produces. */
 class ObservedTwin implements BlockTwin {
   constructor(
     private readonly inner: BlockTwin,
@@ -65,33 +70,36 @@ class ObservedTwin implements BlockTwin {
     for (const t of out) this.observe(port, t);
     return out;
   }
+  wires(): Record<string, number> {
+    return this.inner.wires?.() ?? {};
+  }
 }
 
 export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const log = opts.log ?? (() => undefined);
   const manifest = loadBlockManifest(sc.block.name);
   const block: ResolvedBlock = resolveBlock(manifest, sc.block.params);
-  const inPort = block.streams.find((s) => s.name === sc.traffic.port && s.direction === "in");
-  if (!inPort) {
-    throw new RunFailure(`${sc.file}: traffic.port "${sc.traffic.port}" is not an input stream of ${manifest.block} (inputs: ${block.streams.filter((s) => s.direction === "in").map((s) => s.name).join(", ")})`);
-  }
+  const clockMhz = sc.block.clockMhz ?? manifest.clock.mhz;
+  const plan = createPlan(sc, block, clockMhz);
+  const capture = opts.pcapDir ? new CaptureSet(opts.pcapDir, block, 1e6 / clockMhz) : undefined;
 
-  const statusCheck = sc.checks.includes("icrc_status") ? new StatusCheck() : undefined;
   const outputs = { transactions: 0, bytes: 0, firstCycle: Infinity, lastCycle: 0 };
+  const seeOutput = (port: string, t: StreamTransaction) => {
+    outputs.transactions++;
+    outputs.bytes += t.data.length;
+    if (t.startCycle < outputs.firstCycle) outputs.firstCycle = t.startCycle;
+    if (t.endCycle > outputs.lastCycle) outputs.lastCycle = t.endCycle;
+    plan.output(port, t);
+    capture?.add(port, t, t.endCycle);
+  };
+  const rtlRuns = sc.block.rtl;
   const twin = new ObservedTwin(
-    createTwin(block, { outputReady: sc.cosim.outReadyPercent < 100 ? (port) => outputReady(sc.seed, sc.cosim.outReadyPercent, port) : undefined }),
-    (_port, t) => {
-      outputs.transactions++;
-      outputs.bytes += t.data.length;
-      if (t.startCycle < outputs.firstCycle) outputs.firstCycle = t.startCycle;
-      outputs.lastCycle = t.endCycle;
-      statusCheck?.output(t);
-    },
+    await createTwin(block, { outputReady: sc.cosim.outReadyPercent < 100 ? (port) => outputReady(sc.seed, sc.cosim.outReadyPercent, port) : undefined }),
+    (port, t) => { if (!rtlRuns) seeOutput(port, t); },
   );
-  const totalInputs = sc.traffic.source === "roce_frames" ? sc.traffic.count : 0;
-  function* stimulus(): Generator<SourceItem> {
-    for (const item of openSource(sc.traffic, { seed: sc.seed, dataBytes: inPort!.dataBytes })) {
-      statusCheck?.input(item.expectedStatus);
+  function* stimulus() {
+    for (const item of plan.stimulus()) {
+      capture?.add(item.port, item.txn, item.txn.startCycle);
       yield item;
     }
   }
@@ -99,63 +107,73 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
   const result: RunResult = {
     scenario: sc.name,
     seed: sc.seed,
-    block: { name: manifest.block, params: block.params, clockMhz: manifest.clock.mhz, rtl: sc.block.rtl },
+    block: { name: manifest.block, params: block.params, clockMhz, rtl: rtlRuns },
     outputs,
     verdict: "PASS",
     failures: [],
   };
 
-  if (!sc.block.rtl) {
-    const t0 = performance.now();
-    let n = 0;
-    let cycle = 0;
-    for (const item of stimulus()) {
-      twin.offer(item.port, item.txn);
-      n++;
-      if (n % 1024 === 0) {
-        cycle = Math.max(cycle, item.txn.startCycle);
-        twin.runUntil(cycle);
-        for (const p of block.streams) if (p.direction === "out") twin.take(p.name);
+  let wires: Record<string, number> = {};
+  try {
+    if (!rtlRuns) {
+      const t0 = performance.now();
+      let n = 0;
+      let cycle = 0;
+      const outPorts = block.streams.filter((p) => p.direction === "out").map((p) => p.name);
+      const drain = () => { for (const p of outPorts) twin.take(p); };
+      for (const item of stimulus()) {
+        twin.offer(item.port, item.txn);
+        n++;
+        if (n % 1024 === 0) {
+          cycle = Math.max(cycle, item.txn.startCycle);
+          twin.runUntil(cycle);
+          drain();
+        }
       }
-    }
-    // let everything drain: each beat takes at most a few cycles here
-    let last = -1;
-    while (outputs.transactions !== last) {
-      last = outputs.transactions;
-      cycle += 1 << 20;
-      twin.runUntil(cycle);
-      for (const p of block.streams) if (p.direction === "out") twin.take(p.name);
-    }
-    result.modelOnly = { cycles: outputs.lastCycle + 1, wallSeconds: (performance.now() - t0) / 1000, transactions: n };
-  } else {
-    const built = await buildBlock(block, { trace: opts.tracePath !== undefined, defines: opts.defects, log });
-    result.block.build = { key: built.key, cached: built.cached, seconds: built.seconds, defects: built.defines };
-    const rtl = await RtlProcess.start(built, { timeoutMs: sc.cosim.timeoutMs, tracePath: opts.tracePath });
-    const scoreboard = new Scoreboard(block, sc.checks.includes("timing"));
-    try {
-      result.lockstep = await runLockstep({
-        rtl,
-        twin,
-        scoreboard,
-        stimulus: stimulus(),
-        quantumCycles: sc.cosim.quantumCycles,
-        outReadyPercent: sc.cosim.outReadyPercent,
-        seed: sc.seed,
-        onProgress: (p) => opts.onProgress?.({ ...p, totalInputs }),
-      });
-      await rtl.close();
-    } catch (e) {
-      await rtl.kill();
+      // let everything drain
+      let last = -1;
+      while (outputs.transactions !== last) {
+        last = outputs.transactions;
+        cycle += 1 << 16;
+        twin.runUntil(cycle);
+        drain();
+      }
+      wires = twin.wires();
+      result.modelOnly = { cycles: outputs.lastCycle + 1, wallSeconds: (performance.now() - t0) / 1000, transactions: n };
+    } else {
+      const built = await buildBlock(block, { trace: opts.tracePath !== undefined, defines: opts.defects, log });
+      result.block.build = { key: built.key, cached: built.cached, seconds: built.seconds, defects: built.defines };
+      const rtl = await RtlProcess.start(built, { timeoutMs: sc.cosim.timeoutMs, tracePath: opts.tracePath });
+      const scoreboard = new Scoreboard(block, sc.checks.includes("timing"));
+      try {
+        result.lockstep = await runLockstep({
+          rtl,
+          twin,
+          scoreboard,
+          stimulus: stimulus(),
+          quantumCycles: sc.cosim.quantumCycles,
+          outReadyPercent: sc.cosim.outReadyPercent,
+          seed: sc.seed,
+          onProgress: (p) => opts.onProgress?.({ ...p, totalInputs: plan.totalInputs }),
+          onRtlOutput: (port, txns) => { for (const t of txns) seeOutput(port, t); },
+        });
+        await rtl.close();
+      } catch (e) {
+        await rtl.kill();
+        result.scoreboard = scoreboard.report();
+        throw Object.assign(e as Error, { partialResult: result });
+      }
       result.scoreboard = scoreboard.report();
-      throw Object.assign(e as Error, { partialResult: result });
+      wires = result.lockstep.rtlWires;
+      if (result.scoreboard.timing === "fail") result.failures.push("timing outside the block's tolerance");
     }
-    result.scoreboard = scoreboard.report();
-    if (result.scoreboard.timing === "fail") result.failures.push("timing outside the block's tolerance");
+  } finally {
+    if (capture) result.captures = capture.close();
   }
-  if (statusCheck) {
-    result.status = statusCheck.report();
-    if (!result.status.pass) result.failures.push(`icrc_status: ${result.status.firstFailure}`);
-  }
+  const planned = plan.finish(wires);
+  if (planned.status) result.status = planned.status;
+  if (planned.lineRate) result.lineRate = planned.lineRate;
+  result.failures.push(...planned.failures);
   if (result.failures.length) result.verdict = "FAIL";
   return result;
 }

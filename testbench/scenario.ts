@@ -5,6 +5,7 @@
  */
 import { dirname, resolve } from "node:path";
 import { readYamlFile, type YamlValue } from "../cosim/index.ts";
+import { ETHERNET_SPEEDS, IB_SPEEDS, IB_WIDTHS, type IbLink, type IbSpeed, type IbWidth } from "./links.ts";
 
 export interface RoceFramesTraffic {
   source: "roce_frames";
@@ -34,18 +35,42 @@ export interface PcapTraffic {
   gapCycles: [number, number];
 }
 
-export type Traffic = RoceFramesTraffic | PcapTraffic;
+export interface GatewayTrafficSpec {
+  source: "gateway";
+  /** Ethernet speed of every port, e.g. 1GbE */
+  ethernet: string;
+  infiniband: IbLink;
+  /** Ethernet frame size on the wire, FCS included [bytes] */
+  frameBytes: number;
+  /** how long the sources offer traffic [µs of simulated time] */
+  durationUs: number;
+  ethToIbLoad: number;
+  ibToEthLoad: number;
+  ibHosts: number;
+  ethHostsPerPort: number;
+  pkey: number;
+}
 
-export const CHECKS = ["content", "timing", "icrc_status"] as const;
+export type Traffic = RoceFramesTraffic | PcapTraffic | GatewayTrafficSpec;
+
+export const CHECKS = ["content", "timing", "icrc_status", "line_rate"] as const;
 export type CheckName = (typeof CHECKS)[number];
+
+export interface Sweep {
+  /** frame sizes to run, each for `durationUs` */
+  frameBytes: number[];
+  durationUs: number;
+}
 
 export interface Scenario {
   file: string;
   name: string;
   description: string;
   seed: number;
-  block: { name: string; params: Record<string, number>; rtl: boolean };
+  /** clockMhz: the block's clock in this configuration (default: its block.yaml clock) */
+  block: { name: string; params: Record<string, number>; rtl: boolean; clockMhz?: number };
   traffic: Traffic;
+  sweep?: Sweep;
   checks: CheckName[];
   cosim: { quantumCycles: number; timeoutMs: number; outReadyPercent: number };
 }
@@ -68,7 +93,29 @@ function fraction(v: YamlValue | undefined, dflt: number): number {
 
 function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
   const m = v.map();
-  const source = m.req("source").oneOf(["roce_frames", "pcap"] as const);
+  const source = m.req("source").oneOf(["roce_frames", "pcap", "gateway"] as const);
+  if (source === "gateway") {
+    const ib = m.req("infiniband").map();
+    const t: GatewayTrafficSpec = {
+      source,
+      ethernet: m.req("ethernet").oneOf(Object.keys(ETHERNET_SPEEDS)),
+      infiniband: {
+        width: ib.req("width").oneOf(Object.keys(IB_WIDTHS) as IbWidth[]),
+        speed: ib.req("speed").oneOf(Object.keys(IB_SPEEDS) as IbSpeed[]),
+      },
+      frameBytes: m.req("frame_bytes").int(64, 16_000),
+      durationUs: m.req("duration_us").num(),
+      ethToIbLoad: fraction(m.opt("eth_to_ib_load"), 1),
+      ibToEthLoad: fraction(m.opt("ib_to_eth_load"), 1),
+      ibHosts: m.opt("ib_hosts")?.int(1, 64) ?? 16,
+      ethHostsPerPort: m.opt("eth_hosts_per_port")?.int(1, 16) ?? 4,
+      pkey: m.opt("pkey")?.int(0, 0xffff) ?? 0xffff,
+    };
+    ib.done();
+    if (t.durationUs <= 0) m.req("duration_us").fail("traffic.duration_us: must be positive");
+    m.done();
+    return t;
+  }
   const port = m.opt("port")?.str() ?? "s_axis";
   const gapNode = m.opt("gap_cycles");
   const gapCycles = gapNode ? range(gapNode, 0, 1_000_000) : ([0, 0] as [number, number]);
@@ -114,9 +161,19 @@ export function parseScenario(root: YamlValue): Scenario {
   const pm = bm.opt("params")?.map();
   if (pm) for (const k of pm.keys()) params[k] = pm.req(k).int();
   const rtl = bm.opt("rtl")?.bool() ?? true;
+  const clockNode = bm.opt("clock_mhz");
+  const clockMhz = clockNode?.num();
+  if (clockNode && !(clockMhz! > 0)) clockNode.fail("block.clock_mhz: must be positive");
   bm.done();
 
   const traffic = parseTraffic(m.req("traffic"), dirname(root.file));
+
+  let sweep: Sweep | undefined;
+  const sw = m.opt("sweep")?.map();
+  if (sw) {
+    sweep = { frameBytes: sw.req("frame_bytes").list().map((v) => v.int(64, 16_000)), durationUs: sw.req("duration_us").num() };
+    sw.done();
+  }
 
   const checksNode = m.opt("checks");
   const checks = checksNode ? checksNode.list().map((c) => c.oneOf(CHECKS)) : (["content", "timing"] as CheckName[]);
@@ -129,7 +186,7 @@ export function parseScenario(root: YamlValue): Scenario {
   };
   cm?.done();
   m.done();
-  return { file: root.file, name, description, seed, block: { name: blockName, params, rtl }, traffic, checks, cosim };
+  return { file: root.file, name, description, seed, block: { name: blockName, params, rtl, ...(clockMhz !== undefined ? { clockMhz } : {}) }, traffic, ...(sweep ? { sweep } : {}), checks, cosim };
 }
 
 export function loadScenario(file: string): Scenario {

@@ -9,7 +9,9 @@ import { readFileSync } from "node:fs";
 import { UserError, type StimulusItem } from "../cosim/index.ts";
 import { appendIcrc, IcrcStatus } from "../hca/index.ts";
 import { RoceFrameGenerator } from "./traffic/roce-frames.ts";
-import type { PcapTraffic, RoceFramesTraffic, Traffic } from "./scenario.ts";
+import type { GatewayTrafficSpec, PcapTraffic, RoceFramesTraffic, Traffic } from "./scenario.ts";
+
+type FramesTraffic = Exclude<Traffic, GatewayTrafficSpec>;
 
 /** An input transaction and, when the source knows it, the status the block must give it. */
 export interface SourceItem extends StimulusItem {
@@ -125,11 +127,11 @@ function* pcapFrames(t: PcapTraffic, ctx: SourceContext): Generator<SourceItem> 
   }
 }
 
-const SOURCES: { [K in Traffic["source"]]: (t: Extract<Traffic, { source: K }>, ctx: SourceContext) => Generator<SourceItem> } = {
+const SOURCES: { [K in FramesTraffic["source"]]: (t: Extract<FramesTraffic, { source: K }>, ctx: SourceContext) => Generator<SourceItem> } = {
   roce_frames: roceFrames,
   pcap: pcapFrames,
 };
 
-export function openSource(t: Traffic, ctx: SourceContext): Generator<SourceItem> {
-  return (SOURCES[t.source] as (t: Traffic, ctx: SourceContext) => Generator<SourceItem>)(t, ctx);
+export function openSource(t: FramesTraffic, ctx: SourceContext): Generator<SourceItem> {
+  return (SOURCES[t.source] as (t: FramesTraffic, ctx: SourceContext) => Generator<SourceItem>)(t, ctx);
 }

@@ -13,3 +13,6 @@ export {
   type TransportName,
 } from "./bth.ts";
 export { ROCEV2_IPV4, ROCEV2_IPV6, ICRC_BYTES, type Rocev2Offsets } from "./rocev2.ts";
+export { Lrh, Lnh, MULTICAST_LID_BASE } from "./lrh.ts";
+export { Deth } from "./deth.ts";
+export { Ipoib, IPOIB_QKEY } from "./ipoib.ts";

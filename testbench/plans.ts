@@ -1,0 +1,95 @@
+/**
+ * A plan turns a scenario's traffic section into the stimulus of a run and the
+ * accounting of its outputs: one plan per kind of traffic source.
+ */
+import type { StreamTransaction } from "../core/block.ts";
+import { UserError, type ResolvedBlock, type StimulusItem } from "../cosim/index.ts";
+import { StatusCheck, type StatusCheckReport } from "./checks.ts";
+import { ethernetRate, ibDataRate } from "./links.ts";
+import { LineRateMeter, lineRateFailures, type LineRateReport } from "./line-rate.ts";
+import type { Scenario } from "./scenario.ts";
+import { openSource } from "./sources.ts";
+import { GatewayTraffic } from "./traffic/gateway-traffic.ts";
+
+export interface PlanResult {
+  status?: StatusCheckReport;
+  lineRate?: LineRateReport;
+  failures: string[];
+}
+
+export interface TrafficPlan {
+  stimulus(): Generator<StimulusItem>;
+  /** input transactions the plan will offer, when known (for progress) */
+  totalInputs: number;
+  /** an output of the run: the RTL's when it runs, else the model's */
+  output(port: string, t: StreamTransaction): void;
+  finish(wires: Record<string, number>): PlanResult;
+}
+
+function framesPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
+  const t = sc.traffic;
+  if (t.source === "gateway") throw new Error("unreachable");
+  const inPort = block.streams.find((s) => s.name === t.port && s.direction === "in");
+  if (!inPort) {
+    throw new UserError(`${sc.file}: traffic.port "${t.port}" is not an input stream of ${block.manifest.block} (inputs: ${block.streams.filter((s) => s.direction === "in").map((s) => s.name).join(", ")})`);
+  }
+  const status = sc.checks.includes("icrc_status") ? new StatusCheck() : undefined;
+  return {
+    totalInputs: t.source === "roce_frames" ? t.count : 0,
+    *stimulus() {
+      for (const item of openSource(t, { seed: sc.seed, dataBytes: inPort.dataBytes })) {
+        status?.input(item.expectedStatus);
+        yield item;
+      }
+    },
+    output: (_port, txn) => status?.output(txn),
+    finish: () => {
+      const r: PlanResult = { failures: [] };
+      if (status) {
+        r.status = status.report();
+        if (!r.status.pass) r.failures.push(`icrc_status: ${r.status.firstFailure ?? "outputs missing"}`);
+      }
+      return r;
+    },
+  };
+}
+
+function gatewayPlan(sc: Scenario, block: ResolvedBlock, clockMhz: number): TrafficPlan {
+  const t = sc.traffic;
+  if (t.source !== "gateway") throw new Error("unreachable");
+  if (block.manifest.block !== "gateway") throw new UserError(`${sc.file}: traffic source "gateway" needs block gateway, not ${block.manifest.block}`);
+  const ethBps = ethernetRate(t.ethernet, `${sc.file}: traffic.ethernet`);
+  const traffic = new GatewayTraffic({
+    seed: sc.seed,
+    ethPorts: block.params.ETH_PORTS!,
+    ethBps,
+    ib: t.infiniband,
+    ibBps: ibDataRate(t.infiniband),
+    clockMhz,
+    frameBytes: t.frameBytes,
+    durationPs: t.durationUs * 1e6,
+    ethToIbLoad: t.ethToIbLoad,
+    ibToEthLoad: t.ibToEthLoad,
+    ibHosts: t.ibHosts,
+    ethHostsPerPort: t.ethHostsPerPort,
+    gwLid: 0x0001,
+    gwQpn: 0x000048,
+    pkey: t.pkey,
+  });
+  const meter = new LineRateMeter(traffic, block.params.ETH_PORTS!, ethBps, t.frameBytes, 1e3 / clockMhz);
+  return {
+    totalInputs: traffic.table.length + Object.values(traffic.offer.streams).reduce((s, x) => s + x.frames, 0),
+    *stimulus() {
+      for (const item of traffic.items()) yield { port: item.port, txn: item.txn };
+    },
+    output: (port, txn) => meter.output(port, txn),
+    finish: (wires) => {
+      const lineRate = meter.report(wires);
+      return { lineRate, failures: sc.checks.includes("line_rate") ? lineRateFailures(lineRate) : [] };
+    },
+  };
+}
+
+export function createPlan(sc: Scenario, block: ResolvedBlock, clockMhz: number): TrafficPlan {
+  return sc.traffic.source === "gateway" ? gatewayPlan(sc, block, clockMhz) : framesPlan(sc, block);
+}
