@@ -8,7 +8,8 @@ import cliProgress from "cli-progress";
 import { RunFailure, UserError } from "../cosim/index.ts";
 import { loadScenario } from "../testbench/scenario.ts";
 import { runScenario, type RunResult } from "../testbench/runner.ts";
-import { formatSummary, writeJson } from "../testbench/report.ts";
+import { formatSummary, writeJson, writeText } from "../testbench/report.ts";
+import { formatSweep, runSweep, sweepSvg } from "../testbench/sweep.ts";
 import { icrcCheckFile } from "../testbench/icrc-check.ts";
 import { lintBlocks } from "../cosim/lint.ts";
 
@@ -106,6 +107,36 @@ program
     if (o.json) writeJson(o.json, result);
     if (o.trace) process.stderr.write(`waveform: ${o.trace}\n`);
     process.exitCode = result.verdict === "PASS" ? 0 : 1;
+  });
+
+program
+  .command("sweep")
+  .description("run a gateway scenario at each frame size of its sweep section: table and SVG chart")
+  .argument("<scenario>", "scenario file (.yaml) with a sweep section")
+  .option("--plot <file>", "the SVG chart (default: out/<scenario>-sweep.svg)")
+  .option("--json <file>", "write the points as JSON")
+  .option("--sizes <list>", "frame sizes to run instead of the scenario's, comma-separated")
+  .option("--model-only", "run the TypeScript model alone")
+  .action(async (file: string, o: { plot?: string; json?: string; sizes?: string; modelOnly?: boolean }) => {
+    const sc = loadScenario(file);
+    if (!sc.sweep) throw new UserError(`${file}: no sweep section (add sweep: { frame_bytes: [...], duration_us: N })`);
+    if (o.sizes) {
+      const sizes = o.sizes.split(",").map((v) => Number(v.trim()));
+      if (sizes.some((v) => !Number.isInteger(v) || v < 64)) throw new UserError(`--sizes ${o.sizes}: expected frame sizes ≥ 64, comma-separated`);
+      sc.sweep.frameBytes = sizes;
+    }
+    if (o.modelOnly) sc.block.rtl = false;
+    process.stdout.write(`sweep ${sc.name}: ${sc.sweep.frameBytes.length} frame sizes, ${sc.sweep.durationUs} µs each\n`);
+    const points = await runSweep(sc, {
+      log: (l) => process.stderr.write(`${l}\n`),
+      onPoint: (p) => process.stderr.write(`  ${p.frameBytes} B: ${p.skipped ? `not run (${p.skipped})` : p.holdsLineRate ? "holds line rate" : "short of line rate"}\n`),
+    });
+    process.stdout.write(formatSweep(points) + "\n");
+    const plot = o.plot ?? `out/${sc.name}-sweep.svg`;
+    writeText(plot, sweepSvg(points, `${sc.name}: forwarded rate vs frame size`));
+    process.stdout.write(`chart: ${plot}\n`);
+    if (o.json) writeJson(o.json, points);
+    process.exitCode = points.every((p) => p.skipped || p.verdict === "PASS") ? 0 : 1;
   });
 
 program

@@ -3,9 +3,11 @@
  * allowed value of each parameter (widths change which code elaborates), and on
  * request through Yosys `synth_xilinx` for LUT and FF counts.
  */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { verilatorVersion } from "./build.ts";
+import { DEFAULT_BUILD_ROOT, verilatorVersion } from "./build.ts";
 import { listBlocks, loadBlockManifest, type Manifest } from "./manifest.ts";
 
 /** Parameter sets to lint: the defaults, then each allowed value of each parameter in turn. */
@@ -40,6 +42,21 @@ export function parseYosysStat(log: string): SynthCounts {
   return { luts, ffs, cells };
 }
 
+/** Synthesis takes minutes: results are kept under build/synth/ by a hash of what went in. */
+export async function synthesiseCached(m: Manifest, params: Record<string, number>): Promise<SynthCounts & { cached: boolean }> {
+  const h = createHash("sha256");
+  const yosys = await execa("yosys", ["-V"], { reject: false });
+  h.update(yosys.stdout ?? "").update(JSON.stringify(params)).update(m.module);
+  for (const f of [...m.sources, ...m.includes]) h.update(f).update(readFileSync(join(m.dir, f)));
+  const file = join(DEFAULT_BUILD_ROOT, "synth", `${m.block}-${h.digest("hex").slice(0, 20)}.json`);
+  if (existsSync(file)) return { ...(JSON.parse(readFileSync(file, "utf8")) as SynthCounts), cached: true };
+  const counts = await synthesise(m, params);
+  mkdirSync(join(DEFAULT_BUILD_ROOT, "synth"), { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(counts));
+  renameSync(`${file}.tmp`, file);
+  return { ...counts, cached: false };
+}
+
 export async function synthesise(m: Manifest, params: Record<string, number>): Promise<SynthCounts> {
   const files = m.sources.map((s) => join(m.dir, s)).join(" ");
   const chparam = Object.entries(params).map(([k, v]) => `-set ${k} ${v}`).join(" ");
@@ -72,8 +89,10 @@ export async function lintBlocks(opts: { synth: boolean; write: (line: string) =
     if (opts.synth) {
       const params = lintVariants(m)[0]!;
       try {
-        const c = await synthesise(m, params);
-        opts.write(`synth ${name} (synth_xilinx, defaults): ${c.luts} LUTs, ${c.ffs} FFs, ${c.cells} cells`);
+        const t0 = performance.now();
+        const c = await synthesiseCached(m, params);
+        const label = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(" ");
+        opts.write(`synth ${name} ${label} (yosys synth_xilinx): ${c.luts} LUTs, ${c.ffs} FFs, ${c.cells} cells${c.cached ? " (cached)" : ` (${((performance.now() - t0) / 1000).toFixed(0)} s)`}`);
       } catch (e) {
         ok = false;
         opts.write(`synth ${name}: FAILED\n${(e as Error).message}`);

@@ -103,10 +103,14 @@ export function formatLineRate(l: LineRateReport): string {
   return lines.join("\n");
 }
 
-/** Write JSON atomically: a crash never leaves half a file behind. */
-export function writeJson(path: string, value: unknown): void {
+/** Write a file atomically: a crash never leaves half a file behind. */
+export function writeText(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, (_k, v) => (v === Infinity ? null : v), 2) + "\n");
+  writeFileSync(tmp, text);
   renameSync(tmp, path);
+}
+
+export function writeJson(path: string, value: unknown): void {
+  writeText(path, JSON.stringify(value, (_k, v) => (v === Infinity ? null : v), 2) + "\n");
 }

@@ -1,0 +1,108 @@
+/**
+ * One block, one stimulus, three measurements side by side in one run: the TypeScript
+ * twin alone, the RTL alone (the generated shim replaying the stimulus from a file, no
+ * transport), and the two in lockstep over ZeroMQ.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import type { BlockTwin } from "../core/block.ts";
+import {
+  buildBlock,
+  encodeMessage,
+  encodeStreamMessage,
+  RtlProcess,
+  runLockstep,
+  Scoreboard,
+  type ResolvedBlock,
+  type StimulusItem,
+} from "../cosim/index.ts";
+
+export interface BlockFigures {
+  /** input transactions through the twin alone per wall second */
+  modelTransactionsPerSecond: number;
+  lockstepCyclesPerSecond: number;
+  verilatorAloneCyclesPerSecond: number;
+  ratio: number;
+  cycles: number;
+  transactions: number;
+}
+
+function modelRate(block: ResolvedBlock, twin: BlockTwin, items: StimulusItem[]): number {
+  const outs = block.streams.filter((s) => s.direction === "out").map((s) => s.name);
+  const t0 = performance.now();
+  let cycle = 0;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    twin.offer(it.port, it.txn);
+    if ((i & 1023) === 1023) {
+      cycle = Math.max(cycle, it.txn.startCycle);
+      twin.runUntil(cycle);
+      for (const o of outs) twin.take(o);
+    }
+  }
+  twin.runUntil(cycle + (1 << 22));
+  for (const o of outs) twin.take(o);
+  return items.length / ((performance.now() - t0) / 1000);
+}
+
+/** The stimulus as the shim's standalone replay file: u32 length, then the frame, repeated. */
+function writeReplay(block: ResolvedBlock, items: StimulusItem[], untilCycle: number, path: string): void {
+  const frames: Uint8Array[] = [];
+  let seq = 0;
+  frames.push(encodeMessage("H2R_RESET", seq++, { cycles: block.manifest.reset.cycles, outReadyPercent: 100, seed: 0 }));
+  for (const port of block.streams.filter((s) => s.direction === "in")) {
+    const txns = items.filter((i) => i.port === port.name).map((i) => i.txn);
+    for (let i = 0; i < txns.length; i += 2048) {
+      frames.push(encodeStreamMessage("H2R_STREAM_INPUT", seq++, port.index, txns.slice(i, i + 2048), port.user.map((f) => f.name)));
+    }
+  }
+  frames.push(encodeMessage("H2R_ADVANCE", seq++, { untilCycle }));
+  frames.push(encodeMessage("H2R_END", seq++));
+  const buf = Buffer.alloc(frames.reduce((s, f) => s + 4 + f.length, 0));
+  let off = 0;
+  for (const f of frames) {
+    buf.writeUInt32LE(f.length, off);
+    buf.set(f, off + 4);
+    off += 4 + f.length;
+  }
+  writeFileSync(path, buf);
+}
+
+export async function benchBlock(block: ResolvedBlock, makeTwin: () => BlockTwin, items: StimulusItem[], quantumCycles = 65_536): Promise<BlockFigures> {
+  const built = await buildBlock(block);
+  const model = modelRate(block, makeTwin(), items);
+
+  const rtl = await RtlProcess.start(built);
+  const scoreboard = new Scoreboard(block);
+  let lock;
+  try {
+    lock = await runLockstep({ rtl, twin: makeTwin(), scoreboard, stimulus: items[Symbol.iterator](), quantumCycles });
+    await rtl.close();
+  } finally {
+    await rtl.kill();
+  }
+  if (scoreboard.report().functional !== "pass") throw new Error(`bench ${block.manifest.block}: the lockstep run did not pass`);
+
+  const dir = mkdtempSync(join(tmpdir(), "hcasim-bench-"));
+  try {
+    const file = join(dir, "stimulus.bin");
+    writeReplay(block, items, lock.cycles, file);
+    const r = await execa(built.binary, ["--standalone", file]);
+    const m = /cycles=(\d+) sim_ns=(\d+)/.exec(r.stdout);
+    if (!m) throw new Error(`bench: unexpected standalone output: ${r.stdout}`);
+    const alone = Number(m[1]) / (Number(m[2]) / 1e9);
+    const lockRate = lock.cycles / lock.wallSeconds;
+    return {
+      modelTransactionsPerSecond: model,
+      lockstepCyclesPerSecond: lockRate,
+      verilatorAloneCyclesPerSecond: alone,
+      ratio: lockRate / alone,
+      cycles: lock.cycles,
+      transactions: items.length,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
