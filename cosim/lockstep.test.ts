@@ -54,7 +54,7 @@ describe("lockstep (passthru block)", () => {
 
   it("stops at the first mismatch and names stream, transaction, cycles and byte", async () => {
     const err = await run(8, packets(300, 3, 5, (i) => (i === 77 ? 0x5a : 1)), ["HCASIM_DEFECT_CORRUPT_TAG_5A"]).catch((e) => e);
-    expect(err).toBeInstanceOf(MismatchError);
+    expect(err, String(err)).toBeInstanceOf(MismatchError);
     const msg = (err as Error).message;
     expect(msg).toContain("stream m_axis, transaction #77");
     expect(msg).toMatch(/model: cycles \d+\.\.\d+/);

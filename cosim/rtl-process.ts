@@ -93,7 +93,7 @@ export class RtlProcess {
       args.push("--trace", opts.tracePath);
     }
     const child = execa(built.binary, args, { buffer: false, reject: false, stdin: "ignore", cleanup: true, forceKillAfterDelay: 1000 });
-    const p = new RtlProcess(built, endpoint, sock, child, opts.timeoutMs ?? 10_000, ipcPath);
+    const p = new RtlProcess(built, endpoint, sock, child, opts.timeoutMs ?? 30_000, ipcPath);
     p.pid = child.pid ?? 0;
     try {
       await p.handshake(opts.harnessVersion ?? PROTOCOL_VERSION, opts.harnessHash ?? built.block.hash);
