@@ -2,8 +2,11 @@
  * `make bench`: one figure per line, `key=value`. Ratios are measured side by side in
  * this one run, never against numbers from another machine or day.
  */
+import { benchGateway } from "./gateway.ts";
 import { benchIcrc } from "./icrc.ts";
 
-const packets = Number(process.env.HCASIM_BENCH_PACKETS ?? 30_000);
-const figures = await benchIcrc({ packets });
-for (const [k, v] of Object.entries(figures)) process.stdout.write(`${k}=${v}\n`);
+const print = (figures: Record<string, number>) => {
+  for (const [k, v] of Object.entries(figures)) process.stdout.write(`${k}=${v}\n`);
+};
+print(await benchIcrc({ packets: Number(process.env.HCASIM_BENCH_PACKETS ?? 30_000) }));
+print(await benchGateway({ durationUs: Number(process.env.HCASIM_BENCH_GATEWAY_US ?? 2000) }));

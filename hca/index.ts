@@ -16,3 +16,19 @@ export {
   type RoceClass,
 } from "./icrc/icrc.ts";
 export { IcrcTwin, ICRC_TWIN_DATA_BYTES, type IcrcDataBytes, type IcrcTwinOptions } from "./icrc/icrc-twin.ts";
+export * from "./ib/index.ts";
+export {
+  BROADCAST_MAC,
+  decodeTableEntry,
+  encodeTableEntry,
+  ForwardingTable,
+  MULTICAST_QPN,
+  QKEY,
+  TABLE_ENTRY_BYTES,
+  tableEntry,
+  TableEntryLayout,
+  type TableEntry,
+} from "./gateway/table.ts";
+export { GatewayTwin, GATEWAY_LID, GATEWAY_QPN, type GatewayTwinOptions } from "./gateway/gateway-twin.ts";
+export { Eth2IbTwin } from "./gateway/eth2ib.ts";
+export { Ib2EthTwin } from "./gateway/ib2eth.ts";

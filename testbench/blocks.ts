@@ -18,6 +18,18 @@ const TWINS: Record<string, TwinFactory> = {
     const { IcrcTwin } = await import("../hca/index.ts");
     return new IcrcTwin({ dataBytes: b.params.DATA_BYTES as 8 | 16 | 32 | 64, outputReady: o.outputReady?.(0) });
   },
+  gateway: async (b, o) => {
+    const { GatewayTwin } = await import("../hca/index.ts");
+    return new GatewayTwin({
+      ethPorts: b.params.ETH_PORTS!,
+      dataBytes: b.params.DATA_BYTES!,
+      tableEntries: b.params.TABLE_ENTRIES!,
+      fifoBeats: b.params.FIFO_BEATS!,
+      mtuBytes: b.params.MTU_BYTES!,
+      // m_eth_axis[i] are the first output streams (manifest order)
+      outputReady: o.outputReady,
+    });
+  },
 };
 
 export function createTwin(block: ResolvedBlock, opts: TwinOptions = {}): Promise<BlockTwin> {

@@ -32,12 +32,23 @@ export const VCRC_POLY_REFLECTED = 0xd008;
 /** BTH byte 4 (FECN, BECN, resv6) sits at this packet offset (LRH, then BTH) */
 export const ICRC_BTH_VARIANT_BYTE = Lrh.sizeBytes + 4;
 
-const VCRC_TABLE: Uint16Array = (() => {
-  const t = new Uint16Array(256);
+/**
+ * Slicing-by-8 tables, as core/crc.ts does for CRC-32: table k (entries k*256 … k*256+255)
+ * maps a byte to its effect on the register after it and k more zero bytes.
+ */
+const VCRC_TABLES: Uint16Array = (() => {
+  const t = new Uint16Array(8 * 256);
   for (let b = 0; b < 256; b++) {
     let r = b;
     for (let i = 0; i < 8; i++) r = r & 1 ? (r >>> 1) ^ VCRC_POLY_REFLECTED : r >>> 1;
     t[b] = r;
+  }
+  for (let b = 0; b < 256; b++) {
+    let r = t[b];
+    for (let k = 1; k < 8; k++) {
+      r = t[r & 0xff] ^ (r >>> 8);
+      t[k * 256 + b] = r;
+    }
   }
   return t;
 })();
@@ -47,8 +58,23 @@ export function vcrcUpdate(state: number, bytes: Uint8Array, start = 0, end = by
   if (start < 0 || end > bytes.length || start > end) {
     throw new RangeError(`vcrc: range [${start}, ${end}) is outside the ${bytes.length}-byte buffer`);
   }
+  const t = VCRC_TABLES;
   let c = state & 0xffff;
-  for (let i = start; i < end; i++) c = VCRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  let i = start;
+  const end8 = start + ((end - start) & ~7);
+  while (i < end8) {
+    c =
+      t[1792 + ((c ^ bytes[i]) & 0xff)] ^
+      t[1536 + ((c >>> 8) ^ bytes[i + 1])] ^
+      t[1280 + bytes[i + 2]] ^
+      t[1024 + bytes[i + 3]] ^
+      t[768 + bytes[i + 4]] ^
+      t[512 + bytes[i + 5]] ^
+      t[256 + bytes[i + 6]] ^
+      t[bytes[i + 7]];
+    i += 8;
+  }
+  while (i < end) c = t[(c ^ bytes[i++]) & 0xff] ^ (c >>> 8);
   return c;
 }
 
@@ -68,6 +94,9 @@ function checkLength(what: string, n: number, min: number): void {
   if (n < min) throw new RangeError(`${what}: a ${n}-byte packet is shorter than the ${min} bytes it covers at least`);
 }
 
+/** one byte, reused by ibIcrc (no allocation per packet) */
+const SCRATCH = new Uint8Array(1);
+
 /**
  * The ICRC of packet[0, end): LRH, BTH, … pad (no ICRC, no VCRC). `end` defaults to the
  * whole buffer. Throws if the range does not even hold an LRH and a BTH byte 4.
@@ -75,10 +104,12 @@ function checkLength(what: string, n: number, min: number): void {
 export function ibIcrc(packet: Uint8Array, end = packet.length): number {
   checkLength("ibIcrc", end, ICRC_BTH_VARIANT_BYTE + 1);
   if (end > packet.length) throw new RangeError(`ibIcrc: end ${end} is past the ${packet.length}-byte buffer`);
-  const masked = Uint8Array.of(packet[0] | 0xf0);
-  let c = crc32Update(0xffffffff, masked);
+  const one = SCRATCH;
+  one[0] = packet[0] | 0xf0;
+  let c = crc32Update(0xffffffff, one);
   c = crc32Update(c, packet, 1, ICRC_BTH_VARIANT_BYTE);
-  c = crc32Update(c, Uint8Array.of(0xff));
+  one[0] = 0xff;
+  c = crc32Update(c, one);
   c = crc32Update(c, packet, ICRC_BTH_VARIANT_BYTE + 1, end);
   return ~c >>> 0;
 }
@@ -91,18 +122,29 @@ export function vcrc(packet: Uint8Array, end = packet.length): number {
 
 /** `packet` (LRH … pad) followed by its ICRC and VCRC, both LSB first: a new buffer. */
 export function appendIbCrcs(packet: Uint8Array): Uint8Array {
-  const n = packet.length;
-  const out = new Uint8Array(n + IB_ICRC_BYTES + IB_VCRC_BYTES);
+  const out = new Uint8Array(packet.length + IB_ICRC_BYTES + IB_VCRC_BYTES);
   out.set(packet);
-  const i = ibIcrc(packet);
-  out[n] = i & 0xff;
-  out[n + 1] = (i >>> 8) & 0xff;
-  out[n + 2] = (i >>> 16) & 0xff;
-  out[n + 3] = i >>> 24;
-  const v = vcrc(out, n + IB_ICRC_BYTES);
-  out[n + 4] = v & 0xff;
-  out[n + 5] = v >>> 8;
+  writeIbCrcs(out, packet.length);
   return out;
+}
+
+/**
+ * Writes the ICRC over buf[0, covered) and then the VCRC into buf[covered, covered + 6),
+ * in place (for builders that allocate the whole packet once).
+ */
+export function writeIbCrcs(buf: Uint8Array, covered: number): void {
+  if (buf.length < covered + IB_ICRC_BYTES + IB_VCRC_BYTES) {
+    throw new RangeError(`writeIbCrcs: a ${buf.length}-byte buffer has no room for the CRCs after ${covered} bytes`);
+  }
+  const n = covered;
+  const i = ibIcrc(buf, n);
+  buf[n] = i & 0xff;
+  buf[n + 1] = (i >>> 8) & 0xff;
+  buf[n + 2] = (i >>> 16) & 0xff;
+  buf[n + 3] = i >>> 24;
+  const v = vcrc(buf, n + IB_ICRC_BYTES);
+  buf[n + 4] = v & 0xff;
+  buf[n + 5] = v >>> 8;
 }
 
 /** The ICRC a complete packet (LRH … ICRC, VCRC) carries, as sent LSB first. */

@@ -11,6 +11,7 @@ export {
   ICRC_BTH_VARIANT_BYTE,
   vcrc,
   vcrcUpdate,
+  writeIbCrcs,
   VCRC_POLY_REFLECTED,
   VCRC_RESIDUE,
 } from "./ib-crc.ts";

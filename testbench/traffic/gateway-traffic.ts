@@ -7,8 +7,7 @@
 import type { StreamTransaction } from "../../core/block.ts";
 import { Prng } from "../../core/prng.ts";
 import { Bth, Deth, Ethernet, Ipoib, Ipv4, ipv4HeaderChecksum, Lrh, Udp } from "../../hca/index.ts";
-import { appendIbCrcs } from "../../hca/ib/index.ts";
-import { encodeTableEntry, MULTICAST_QPN, QKEY, tableEntry, type TableEntry } from "../../hca/gateway/table.ts";
+import { appendIbCrcs, encodeTableEntry, MULTICAST_QPN, QKEY, tableEntry, type TableEntry } from "../../hca/index.ts";
 import { ETHERNET_OVERHEAD_BYTES, ibWireBytes, type IbLink } from "../links.ts";
 
 export const TAG_MAGIC = 0x48434757; // "HCGW"

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Prng } from "../../core/prng.ts";
-import { Bth, BTH_OPCODES, bthOpcode, Ipv4, ipv4HeaderChecksum, Ipv6, Udp } from "../../hca/headers/index.ts";
-import { checkIcrc, classifyRoce, computeIcrc } from "../../hca/icrc/icrc.ts";
+import { Bth, BTH_OPCODES, bthOpcode, Ipv4, ipv4HeaderChecksum, Ipv6, Udp } from "../../hca/index.ts";
+import { checkIcrc, classifyRoce, computeIcrc } from "../../hca/index.ts";
 import { roceFrames, RoceFrameGenerator } from "./roce-frames.ts";
 
 describe("RoceFrameGenerator", () => {

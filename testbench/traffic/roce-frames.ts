@@ -26,8 +26,8 @@ import {
   Udp,
   type BthOpcode,
   type Rocev2Offsets,
-} from "../../hca/headers/index.ts";
-import { appendIcrc } from "../../hca/icrc/icrc.ts";
+} from "../../hca/index.ts";
+import { appendIcrc } from "../../hca/index.ts";
 
 export interface RoceFrameOptions {
   /** share of IPv6 frames, 0..1; default 0.5 */
