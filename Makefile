@@ -1,7 +1,7 @@
 # hcasim — every target that runs something first makes sure the machine is set up.
 SHELL := /bin/bash
 HCASIM := node bin/hcasim.mjs
-APT_PACKAGES := verilator libzmq3-dev yosys pkg-config g++ make
+APT_PACKAGES := verilator libzmq3-dev yosys tshark pkg-config g++ make
 
 .PHONY: setup demo test lint bench clean
 
@@ -10,6 +10,7 @@ setup: node_modules/.setup-stamp
 	@missing=""; \
 	command -v verilator >/dev/null || missing="$$missing verilator"; \
 	command -v yosys >/dev/null || missing="$$missing yosys"; \
+	command -v tshark >/dev/null || missing="$$missing tshark"; \
 	pkg-config --exists libzmq 2>/dev/null || missing="$$missing libzmq3-dev pkg-config"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	if [ -n "$$missing" ]; then \

@@ -77,7 +77,7 @@ export function formatSweep(points: SweepPoint[]): string {
   const head = ["frame B", "eth→ib Gb/s", "min % line", "ib→eth Gb/s", "min % line", "line Gb/s", "line rate", "model/RTL thr err", "drops"];
   const rows = points.map((p) =>
     p.skipped
-      ? [String(p.frameBytes), "-", "-", "-", "-", p.lineGbps.toFixed(3), `not run: ${p.skipped}`, "-", "-"]
+      ? [String(p.frameBytes), "-", "-", "-", "-", p.lineGbps.toFixed(3), "not run", "-", "-"]
       : [
           String(p.frameBytes),
           p.e2i ? p.e2i.gbps.toFixed(3) : "-",
@@ -92,7 +92,9 @@ export function formatSweep(points: SweepPoint[]): string {
   );
   const all = [head, ...rows];
   const w = head.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
-  return all.map((r) => "  " + r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ")).join("\n");
+  const notes = points.filter((p) => p.skipped).map((p) => `  ${p.frameBytes} B not run: ${p.skipped}`);
+  const short = points.filter((p) => !p.skipped && !p.holdsLineRate).map((p) => `  ${p.frameBytes} B: short of line rate; the model and the RTL agree within ${(100 * (p.modelRtlThroughputError ?? 0)).toFixed(2)}%`);
+  return [...all.map((r) => "  " + r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ")), ...notes, ...short].join("\n");
 }
 
 /** An SVG line chart: forwarded Gb/s per direction against the line rate, by frame size (log scale). */
@@ -114,7 +116,8 @@ export function sweepSvg(points: SweepPoint[], title: string): string {
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${L}" y="22" font-size="14">${esc(title)}</text>`,
     `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
-    ...xs.map((v) => `<text x="${x(v).toFixed(1)}" y="${H - B + 16}" text-anchor="middle">${v}</text>`),
+    // size labels, skipping any that would overlap the one before
+    ...xs.filter((v, i) => i === 0 || x(v) - x(xs[i - 1]!) >= 24).map((v) => `<text x="${x(v).toFixed(1)}" y="${H - B + 16}" text-anchor="middle">${v}</text>`),
     `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">Ethernet frame size [bytes]</text>`,
     ...ticksY.map((v) => `<text x="${L - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v.toFixed(2)}</text><line x1="${L}" y1="${y(v).toFixed(1)}" x2="${W - R}" y2="${y(v).toFixed(1)}" stroke="#ddd"/>`),
     `<text x="16" y="${(T + H - B) / 2}" transform="rotate(-90 16 ${(T + H - B) / 2})" text-anchor="middle">forwarded [Gb/s of frames]</text>`,
