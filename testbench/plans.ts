@@ -75,6 +75,8 @@ function gatewayPlan(sc: Scenario, block: ResolvedBlock, clockMhz: number): Traf
     gwLid: 0x0001,
     gwQpn: 0x000048,
     pkey: t.pkey,
+    anomalies: t.anomalies,
+    mtuBytes: block.params.MTU_BYTES,
   });
   const meter = new LineRateMeter(traffic, block.params.ETH_PORTS!, ethBps, t.frameBytes, 1e3 / clockMhz);
   return {

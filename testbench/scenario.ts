@@ -49,6 +49,8 @@ export interface GatewayTrafficSpec {
   ibHosts: number;
   ethHostsPerPort: number;
   pkey: number;
+  /** share of frames made into cases the gateway must not simply forward (ARP, runts, bad CRCs, unknown hosts, …) */
+  anomalies: number;
 }
 
 export type Traffic = RoceFramesTraffic | PcapTraffic | GatewayTrafficSpec;
@@ -110,6 +112,7 @@ function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
       ibHosts: m.opt("ib_hosts")?.int(1, 64) ?? 16,
       ethHostsPerPort: m.opt("eth_hosts_per_port")?.int(1, 16) ?? 4,
       pkey: m.opt("pkey")?.int(0, 0xffff) ?? 0xffff,
+      anomalies: fraction(m.opt("anomalies"), 0),
     };
     ib.done();
     if (t.durationUs <= 0) m.req("duration_us").fail("traffic.duration_us: must be positive");

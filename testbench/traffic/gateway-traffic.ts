@@ -7,7 +7,7 @@
 import type { StreamTransaction } from "../../core/block.ts";
 import { Prng } from "../../core/prng.ts";
 import { Bth, Deth, Ethernet, Ipoib, Ipv4, ipv4HeaderChecksum, Lrh, Udp } from "../../hca/index.ts";
-import { appendIbCrcs, encodeTableEntry, MULTICAST_QPN, QKEY, tableEntry, type TableEntry } from "../../hca/index.ts";
+import { appendIbCrcs, vcrc, encodeTableEntry, MULTICAST_QPN, QKEY, tableEntry, type TableEntry } from "../../hca/index.ts";
 import { ETHERNET_OVERHEAD_BYTES, ibWireBytes, type IbLink } from "../links.ts";
 
 export const TAG_MAGIC = 0x48434757; // "HCGW"
@@ -37,7 +37,16 @@ export interface GatewayTrafficConfig {
   gwLid: number;
   gwQpn: number;
   pkey: number;
+  /** share of frames made into one of the cases the gateway must not simply forward, 0..1 */
+  anomalies?: number;
+  /** the block's MTU_BYTES (to make giants) */
+  mtuBytes?: number;
 }
+
+/** What an anomalous Ethernet frame is made into (and what the gateway should do with it). */
+export const ETH_ANOMALIES = ["arp", "unknown_dst", "not_ip", "broadcast", "vlan", "fcs_bad", "runt", "giant"] as const;
+/** What an anomalous IB packet is made into. */
+export const IB_ANOMALIES = ["bad_icrc", "bad_vcrc", "bad_pkey", "bad_qkey", "unknown_dst", "unknown_src", "multicast", "bad_opcode", "runt"] as const;
 
 /** What the source knows of a frame it sent: where it entered and when. */
 export interface SentFrame {
@@ -107,6 +116,82 @@ export function ibPacketBytes(frameBytes: number): number {
   return Lrh.sizeBytes + Bth.sizeBytes + Deth.sizeBytes + payload + ((4 - (payload % 4)) % 4) + 4 + 2;
 }
 
+function ethAnomaly(f: Uint8Array, kind: (typeof ETH_ANOMALIES)[number], rng: Prng, mtu: number): StreamTransaction {
+  const txn = (data: Uint8Array, fcsBad = 0): StreamTransaction => ({ data, user: { fcs_bad: fcsBad }, startCycle: 0, endCycle: 0 });
+  switch (kind) {
+    case "arp":
+      Ethernet.set(f, 0, "etherType", 0x0806);
+      return txn(f);
+    case "unknown_dst":
+      putMac(f, 0, 0x02_99_00_00_00_00 + rng.int(0, 0xffff));
+      return txn(f);
+    case "not_ip":
+      Ethernet.set(f, 0, "etherType", 0x88cc); // LLDP
+      return txn(f);
+    case "broadcast":
+      putMac(f, 0, 0xffff_ffff_ffff);
+      return txn(f);
+    case "vlan": {
+      const t = new Uint8Array(f.length + 4);
+      t.set(f.subarray(0, 12));
+      t.set([0x81, 0x00, 0x00, rng.int(1, 255)], 12);
+      t.set(f.subarray(12), 16);
+      return txn(t);
+    }
+    case "fcs_bad":
+      return txn(f, 1);
+    case "runt":
+      return txn(f.slice(0, rng.int(1, 13)));
+    case "giant": {
+      const g = new Uint8Array(Ethernet.sizeBytes + mtu - 4 + rng.int(1, 64));
+      g.set(f.subarray(0, Ethernet.sizeBytes));
+      return txn(g);
+    }
+  }
+}
+
+function ibAnomaly(pkt: Uint8Array, kind: (typeof IB_ANOMALIES)[number], rng: Prng): Uint8Array {
+  const bth = Lrh.sizeBytes;
+  const deth = bth + Bth.sizeBytes;
+  switch (kind) {
+    case "bad_icrc": {
+      const p = appendIbCrcs(pkt);
+      p[p.length - 7]! ^= 1 << rng.int(0, 7); // the last byte the ICRC covers
+      // recompute the VCRC (LSB first), so only the ICRC is wrong
+      const v = vcrc(p, p.length - 2);
+      p[p.length - 2] = v & 0xff;
+      p[p.length - 1] = v >>> 8;
+      return p;
+    }
+    case "bad_vcrc": {
+      const p = appendIbCrcs(pkt);
+      p[p.length - 1] ^= 0x01;
+      return p;
+    }
+    case "bad_pkey":
+      Bth.set(pkt, bth, "pkey", 0x1234);
+      return appendIbCrcs(pkt);
+    case "bad_qkey":
+      Deth.set(pkt, deth, "qkey", 0x12345678);
+      return appendIbCrcs(pkt);
+    case "unknown_dst":
+      Bth.set(pkt, bth, "destQp", 0x77_0000 + rng.int(0, 0xffff));
+      return appendIbCrcs(pkt);
+    case "unknown_src":
+      Deth.set(pkt, deth, "srcQp", 0x66_0000 + rng.int(0, 0xffff));
+      return appendIbCrcs(pkt);
+    case "multicast":
+      Lrh.set(pkt, 0, "dlid", 0xc000);
+      Bth.set(pkt, bth, "destQp", MULTICAST_QPN);
+      return appendIbCrcs(pkt);
+    case "bad_opcode":
+      Bth.set(pkt, bth, "opcode", 0x04); // RC SEND only
+      return appendIbCrcs(pkt);
+    case "runt":
+      return appendIbCrcs(pkt).slice(0, rng.int(1, 40));
+  }
+}
+
 interface Lane {
   stream: string;
   next: number;
@@ -157,6 +242,7 @@ export class GatewayTraffic {
             putMac(f, 6, ethHostMac(p, k % c.ethHostsPerPort));
             Ethernet.set(f, 0, "etherType", 0x0800);
             f.set(ipPacket(ipBytes, seq, prng), Ethernet.sizeBytes);
+            if (c.anomalies && prng.float() < c.anomalies) return ethAnomaly(f, prng.pick(ETH_ANOMALIES), prng, c.mtuBytes ?? 2048);
             return { data: f, user: { fcs_bad: 0 }, startCycle: 0, endCycle: 0 };
           },
         });
@@ -188,6 +274,7 @@ export class GatewayTraffic {
           Deth.encode({ qkey: QKEY, srcQp: ibHostQpn(src) }, pkt, Lrh.sizeBytes + Bth.sizeBytes);
           Ipoib.encode({ type: 0x0800 }, pkt, hdr);
           pkt.set(ip, hdr + Ipoib.sizeBytes);
+          if (c.anomalies && prng.float() < c.anomalies) return { data: ibAnomaly(pkt, prng.pick(IB_ANOMALIES), prng), user: {}, startCycle: 0, endCycle: 0 };
           return { data: appendIbCrcs(pkt), user: {}, startCycle: 0, endCycle: 0 };
         },
       });
