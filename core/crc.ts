@@ -28,10 +28,11 @@ export const CRC32_IEEE: CrcAlgorithm = { name: "CRC-32/IEEE 802.3", polyReflect
 export const CRC32C_CASTAGNOLI: CrcAlgorithm = { name: "CRC-32C/Castagnoli", polyReflected: 0x82f63b78, check: 0xe3069283 };
 
 /**
- * Slicing-by-8 tables: table k (entries k*256 … k*256+255) maps a byte to its effect on
- * the register after it and k more zero bytes have been shifted in.
+ * Slicing-by-8 tables of a reflected CRC (of any width up to 32 bits): table k (entries
+ * k*256 … k*256+255) maps a byte to its effect on the register after it and k more zero
+ * bytes have been shifted in.
  */
-function buildTables(polyReflected: number): Int32Array {
+export function slicingTables(polyReflected: number): Int32Array {
   const t = new Int32Array(8 * 256);
   for (let b = 0; b < 256; b++) {
     let r = b;
@@ -73,8 +74,8 @@ function update(t: Int32Array, state: number, bytes: Uint8Array, start: number, 
   return crc >>> 0;
 }
 
-const CRC32_TABLES = buildTables(CRC32_IEEE.polyReflected);
-const CRC32C_TABLES = buildTables(CRC32C_CASTAGNOLI.polyReflected);
+const CRC32_TABLES = slicingTables(CRC32_IEEE.polyReflected);
+const CRC32C_TABLES = slicingTables(CRC32C_CASTAGNOLI.polyReflected);
 
 /** CRC-32 (IEEE 802.3) of bytes[start, end): init 0xFFFFFFFF, final complement. */
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {

@@ -21,6 +21,7 @@ import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { crc32Update } from "../../core/crc.ts";
+import { parity32 } from "../icrc/crc-matrix.ts";
 import { vcrcUpdate } from "../ib/index.ts";
 import { IB_HDR_BYTES } from "./eth2ib.ts";
 
@@ -34,14 +35,6 @@ const UNSHIFTS = [4, 8, 16, 32] as const;
 /** A linear map of an n-bit register: rows[o] = mask of input bits feeding output bit o. */
 type Rows = number[];
 
-function parity(x: number): number {
-  x ^= x >>> 16;
-  x ^= x >>> 8;
-  x ^= x >>> 4;
-  x ^= x >>> 2;
-  x ^= x >>> 1;
-  return x & 1;
-}
 
 /** the rows of f over n state bits, probing unit vectors (f must be linear) */
 function probe(n: number, f: (s: number) => number): Rows {
@@ -55,7 +48,7 @@ function probe(n: number, f: (s: number) => number): Rows {
 
 function applyRows(rows: Rows, s: number): number {
   let r = 0;
-  for (let o = 0; o < rows.length; o++) r |= parity(s & rows[o]) << o;
+  for (let o = 0; o < rows.length; o++) r |= parity32(s & rows[o]) << o;
   return r >>> 0;
 }
 

@@ -19,7 +19,7 @@
  * not do that (no hcasim block sends or accepts GRH packets), and they compute the LNH-2
  * coverage whatever the LNH field says, as a fixed-mask hardware checker would.
  */
-import { crc32Update } from "../../core/crc.ts";
+import { crc32Update, slicingTables } from "../../core/crc.ts";
 import { Lrh } from "../headers/lrh.ts";
 
 /** bytes of the invariant CRC */
@@ -32,26 +32,8 @@ export const VCRC_POLY_REFLECTED = 0xd008;
 /** BTH byte 4 (FECN, BECN, resv6) sits at this packet offset (LRH, then BTH) */
 export const ICRC_BTH_VARIANT_BYTE = Lrh.sizeBytes + 4;
 
-/**
- * Slicing-by-8 tables, as core/crc.ts does for CRC-32: table k (entries k*256 … k*256+255)
- * maps a byte to its effect on the register after it and k more zero bytes.
- */
-const VCRC_TABLES: Uint16Array = (() => {
-  const t = new Uint16Array(8 * 256);
-  for (let b = 0; b < 256; b++) {
-    let r = b;
-    for (let i = 0; i < 8; i++) r = r & 1 ? (r >>> 1) ^ VCRC_POLY_REFLECTED : r >>> 1;
-    t[b] = r;
-  }
-  for (let b = 0; b < 256; b++) {
-    let r = t[b];
-    for (let k = 1; k < 8; k++) {
-      r = t[r & 0xff] ^ (r >>> 8);
-      t[k * 256 + b] = r;
-    }
-  }
-  return t;
-})();
+/** Slicing-by-8 tables, built as core/crc.ts builds them for CRC-32. */
+const VCRC_TABLES = slicingTables(VCRC_POLY_REFLECTED);
 
 /** Raw CRC-16/0x100B register after shifting bytes[start, end) into `state` (no init, no final complement). */
 export function vcrcUpdate(state: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
