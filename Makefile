@@ -33,7 +33,7 @@ test: setup lint
 
 lint: setup
 	npx tsc --noEmit
-	$(HCASIM) lint
+	$(HCASIM) lint --synth
 
 bench: setup
 	@npx tsx bench/run.ts

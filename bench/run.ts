@@ -9,4 +9,4 @@ const print = (figures: Record<string, number>) => {
   for (const [k, v] of Object.entries(figures)) process.stdout.write(`${k}=${v}\n`);
 };
 print(await benchIcrc({ packets: Number(process.env.HCASIM_BENCH_PACKETS ?? 30_000) }));
-print(await benchGateway({ durationUs: Number(process.env.HCASIM_BENCH_GATEWAY_US ?? 2000) }));
+print(await benchGateway({ durationUs: Number(process.env.HCASIM_BENCH_GATEWAY_US ?? 4000) }));

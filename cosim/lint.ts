@@ -86,18 +86,30 @@ export async function lintBlocks(opts: { synth: boolean; write: (line: string) =
         opts.write(`lint ${label}: FAILED\n${r.all}`);
       }
     }
-    if (opts.synth) {
-      const params = lintVariants(m)[0]!;
-      try {
-        const t0 = performance.now();
-        const c = await synthesiseCached(m, params);
+  }
+  if (opts.synth) {
+    // Yosys is single-threaded: synthesise two blocks at a time on this 2-core machine
+    const blocks = listBlocks();
+    const lines = new Map<string, string>();
+    let next = 0;
+    const worker = async () => {
+      while (next < blocks.length) {
+        const name = blocks[next++]!;
+        const m = loadBlockManifest(name);
+        const params = lintVariants(m)[0]!;
         const label = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(" ");
-        opts.write(`synth ${name} ${label} (yosys synth_xilinx): ${c.luts} LUTs, ${c.ffs} FFs, ${c.cells} cells${c.cached ? " (cached)" : ` (${((performance.now() - t0) / 1000).toFixed(0)} s)`}`);
-      } catch (e) {
-        ok = false;
-        opts.write(`synth ${name}: FAILED\n${(e as Error).message}`);
+        try {
+          const t0 = performance.now();
+          const c = await synthesiseCached(m, params);
+          lines.set(name, `synth ${name} ${label} (yosys synth_xilinx): ${c.luts} LUTs, ${c.ffs} FFs, ${c.cells} cells${c.cached ? " (cached)" : ` (${((performance.now() - t0) / 1000).toFixed(0)} s)`}`);
+        } catch (e) {
+          ok = false;
+          lines.set(name, `synth ${name}: FAILED\n${(e as Error).message}`);
+        }
       }
-    }
+    };
+    await Promise.all([worker(), worker()]);
+    for (const name of blocks) opts.write(lines.get(name)!);
   }
   return ok;
 }
