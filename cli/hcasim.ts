@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import cliProgress from "cli-progress";
-import { RunFailure, UserError } from "../cosim/index.ts";
+import { buildBlock, loadBlockManifest, resolveBlock, RunFailure, serveRtl, UserError } from "../cosim/index.ts";
 import { loadScenario } from "../testbench/scenario.ts";
 import { runScenario, type RunResult } from "../testbench/runner.ts";
 import { formatSummary, writeJson, writeText } from "../testbench/report.ts";
@@ -137,6 +137,32 @@ program
     process.stdout.write(`chart: ${plot}\n`);
     if (o.json) writeJson(o.json, points);
     process.exitCode = points.every((p) => p.skipped || p.verdict === "PASS") ? 0 : 1;
+  });
+
+program
+  .command("rtl-server")
+  .description("serve a block's RTL on tcp:// for co-simulations on other hosts (scenario: block.endpoint)")
+  .argument("<block>", "block name (rtl-models/<block>)")
+  .requiredOption("--listen <endpoint>", "tcp://ADDRESS:PORT to listen on")
+  .option("--param <name=value>", "block parameter (repeatable); must match the scenario's", collect, [])
+  .option("--defect <define>", "build with a declared, injected defect (repeatable)", collect, [])
+  .option("--trace", "build the traced variant")
+  .option("--once", "serve one session, then exit")
+  .action(async (name: string, o: { listen: string; param: string[]; defect: string[]; trace?: boolean; once?: boolean }) => {
+    const params: Record<string, number> = {};
+    for (const p of o.param) {
+      const m = /^([A-Za-z_]\w*)=(-?\d+)$/.exec(p);
+      if (!m) throw new UserError(`--param ${p}: expected NAME=INTEGER`);
+      params[m[1]!] = Number(m[2]);
+    }
+    const block = resolveBlock(loadBlockManifest(name), params);
+    const log = (l: string) => process.stderr.write(`${l}\n`);
+    const built = await buildBlock(block, { defines: o.defect, trace: o.trace ?? false, log });
+    const stop = new Promise<void>((res) => {
+      process.once("SIGINT", () => res());
+      process.once("SIGTERM", () => res());
+    });
+    await serveRtl(built, o.listen, { once: o.once ?? false, log, stop });
   });
 
 program

@@ -7,5 +7,6 @@ export * from "./manifest.ts";
 export * from "./protocol.ts";
 export { outputReady } from "./ready-pattern.ts";
 export * from "./rtl-process.ts";
+export * from "./rtl-server.ts";
 export * from "./scoreboard.ts";
 export * from "./yaml-source.ts";

@@ -77,7 +77,7 @@ function beatsOf(port: ResolvedStreamPort, bytes: number): number {
 
 export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult> {
   const { rtl, twin, scoreboard } = opts;
-  const block = rtl.built.block;
+  const block = rtl.resolved;
   const Q = opts.quantumCycles ?? 32_768;
   const maxInFlight = opts.maxInFlight ?? 3;
   const maxIdle = opts.maxIdleCycles ?? 1_000_000;

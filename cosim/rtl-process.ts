@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import * as zmq from "zeromq";
 import type { BuiltBlock } from "./build.ts";
+import type { ResolvedBlock } from "./manifest.ts";
 import { decodeMessage, encodeMessage, hexHash, ProtocolError, textTail, type DecodedMessage } from "./codec.ts";
 import { RunFailure, UserError } from "./errors.ts";
 import { PROTOCOL_VERSION } from "./protocol.ts";
@@ -62,23 +63,49 @@ export class RtlProcess {
   private readonly tail = new OutputTail();
 
   private constructor(
-    readonly built: BuiltBlock,
+    /** the block's interface as the harness loaded it */
+    readonly resolved: ResolvedBlock,
+    /** the local executable, or null for a remote RTL server */
+    readonly binary: string | null,
     readonly endpoint: string,
     private readonly sock: zmq.Pair,
-    private readonly child: ResultPromise,
+    private readonly child: ResultPromise | null,
     private readonly timeoutMs: number,
     private readonly ipcPath: string | null,
   ) {
-    child.stderr?.on("data", (d: Buffer) => this.tail.push(d));
-    child.stdout?.on("data", (d: Buffer) => this.tail.push(d));
-    this.exitWait = child.then(
-      (r) => { this.exited = { code: r.exitCode, signal: r.signal }; },
-      (e: { exitCode?: number; signal?: string }) => { this.exited = { code: e.exitCode, signal: e.signal }; },
-    );
+    child?.stderr?.on("data", (d: Buffer) => this.tail.push(d));
+    child?.stdout?.on("data", (d: Buffer) => this.tail.push(d));
+    // a remote server has no process here to watch: only silence can end it
+    this.exitWait = child
+      ? child.then(
+          (r) => { this.exited = { code: r.exitCode, signal: r.signal }; },
+          (e: { exitCode?: number; signal?: string }) => { this.exited = { code: e.exitCode, signal: e.signal }; },
+        )
+      : new Promise<void>((res) => { this.releaseRemote = res; });
   }
 
+  private releaseRemote: (() => void) | undefined;
+
   get block(): string {
-    return this.built.block.manifest.block;
+    return this.resolved.manifest.block;
+  }
+
+  /**
+   * Connect to an RTL server (`hcasim rtl-server`) at a tcp:// endpoint, typically on
+   * another host, and check protocol version and interface hash as for a local process.
+   */
+  static async connect(block: ResolvedBlock, endpoint: string, opts: RtlProcessOptions = {}): Promise<RtlProcess> {
+    if (!/^tcp:\/\/[^:]+:\d+$/.test(endpoint)) throw new UserError(`block ${block.manifest.block}: endpoint "${endpoint}" is not tcp://HOST:PORT`);
+    const sock = new zmq.Pair({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0 });
+    sock.connect(endpoint);
+    const p = new RtlProcess(block, null, endpoint, sock, null, opts.timeoutMs ?? 30_000, null);
+    try {
+      await p.handshake(opts.harnessVersion ?? PROTOCOL_VERSION, opts.harnessHash ?? block.hash);
+    } catch (e) {
+      await p.kill();
+      throw e;
+    }
+    return p;
   }
 
   /** Spawn the RTL process, connect, and check protocol version and manifest hash. */
@@ -93,7 +120,7 @@ export class RtlProcess {
       args.push("--trace", opts.tracePath);
     }
     const child = execa(built.binary, args, { buffer: false, reject: false, stdin: "ignore", cleanup: true, forceKillAfterDelay: 1000 });
-    const p = new RtlProcess(built, endpoint, sock, child, opts.timeoutMs ?? 30_000, ipcPath);
+    const p = new RtlProcess(built.block, built.binary, endpoint, sock, child, opts.timeoutMs ?? 30_000, ipcPath);
     p.pid = child.pid ?? 0;
     try {
       await p.handshake(opts.harnessVersion ?? PROTOCOL_VERSION, opts.harnessHash ?? built.block.hash);
@@ -105,13 +132,14 @@ export class RtlProcess {
   }
 
   private failure(what: string): RunFailure {
-    const m = this.built.block.manifest;
+    const m = this.resolved.manifest;
     return new RunFailure(
-      `RTL process for block ${m.block} ${what}\n` +
+      `${this.child ? "RTL process" : "remote RTL server"} for block ${m.block} ${what}\n` +
         `  cycle: ${this.cycle}${this.targetCycle > this.cycle ? ` (advancing to ${this.targetCycle})` : ""}\n` +
         `  endpoint: ${this.endpoint}\n` +
-        `  binary: ${this.built.binary} (pid ${this.pid})\n` +
-        `  last lines of its output:\n${this.tail.text()}`,
+        (this.child
+          ? `  binary: ${this.binary} (pid ${this.pid})\n  last lines of its output:\n${this.tail.text()}`
+          : `  (its output is on the server's terminal)`),
     );
   }
 
@@ -197,15 +225,16 @@ export class RtlProcess {
     if (msg.name !== "R2H_HELLO") throw this.failure(`answered the handshake with ${msg.name}`);
     this.buildInfo = textTail(msg);
     const theirVersion = msg.fields.protocolVersion as number;
-    const m = this.built.block.manifest;
+    const m = this.resolved.manifest;
+    const peer = this.binary ?? `at ${this.endpoint}`;
     if (theirVersion !== version || msg.version !== version) {
-      throw new UserError(`protocol version mismatch for block ${m.block}: the harness speaks v${version}, the RTL process ${this.built.binary} speaks v${theirVersion}; rebuild the RTL (delete build/${m.block})`);
+      throw new UserError(`protocol version mismatch for block ${m.block}: the harness speaks v${version}, the RTL process ${peer} speaks v${theirVersion}; rebuild the RTL (delete build/${m.block})`);
     }
     const theirHash = hexHash(msg.fields.manifestHash);
     if (theirHash !== hashHex) {
       throw new UserError(
         `manifest mismatch for block ${m.block}: the harness loaded ${m.file} (interface hash ${hashHex.slice(0, 16)}…), ` +
-          `the RTL process ${this.built.binary} was generated from interface hash ${theirHash.slice(0, 16)}… (${this.buildInfo}); rebuild it`,
+          `the RTL process ${peer} was generated from interface hash ${theirHash.slice(0, 16)}… (${this.buildInfo}); rebuild it`,
       );
     }
   }
@@ -213,7 +242,7 @@ export class RtlProcess {
   /** Reset the RTL: queues dropped, reset held, cycle 0 restarts. */
   async reset(opts: { outReadyPercent?: number; seed?: number } = {}): Promise<void> {
     await this.sendMessage("H2R_RESET", {
-      cycles: this.built.block.manifest.reset.cycles,
+      cycles: this.resolved.manifest.reset.cycles,
       outReadyPercent: opts.outReadyPercent ?? 100,
       seed: opts.seed ?? 0,
     });
@@ -231,7 +260,7 @@ export class RtlProcess {
           const m = await this.receive();
           if (m.name === "R2H_END") break;
         }
-        await Promise.race([this.exitWait, new Promise((res) => setTimeout(res, 2000))]);
+        if (this.child) await Promise.race([this.exitWait, new Promise((res) => setTimeout(res, 2000))]);
       }
     } finally {
       await this.kill();
@@ -242,7 +271,11 @@ export class RtlProcess {
   async kill(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (!this.exited) this.child.kill("SIGKILL");
+    if (this.child) {
+      if (!this.exited) this.child.kill("SIGKILL");
+    } else {
+      this.releaseRemote?.();
+    }
     await this.exitWait;
     this.sock.close();
     if (this.ipcPath) rmSync(this.ipcPath, { force: true });

@@ -7,7 +7,7 @@
 import type { ResolvedBlock, ResolvedStreamPort } from "./manifest.ts";
 
 /** Bump when the generated C++ changes meaning (part of the build cache key). */
-export const SHIM_GENERATOR_VERSION = 4;
+export const SHIM_GENERATOR_VERSION = 5;
 
 function cppUserType(bits: number): string {
   if (bits <= 8) return "uint8_t";
@@ -468,7 +468,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--endpoint" && i + 1 < argc) endpoint = argv[++i];
-    else if (a == "--bind") { bind = true; parent_watch = 0; }
+    else if (a == "--bind") bind = true;
     else if (a == "--standalone" && i + 1 < argc) standalone = argv[++i];
     else if (a == "--trace" && i + 1 < argc) trace = argv[++i];
     else if (a == "--info") { std::printf("%s protocol=v%u\\n", BUILD_INFO, HCASIM_PROTOCOL_VERSION); return 0; }

@@ -24,6 +24,7 @@ export function formatSummary(r: RunResult): string {
   const params = Object.entries(r.block.params).map(([k, v]) => `${k}=${v}`).join(" ");
   const build = r.block.build;
   out.push(`scenario ${r.scenario} (seed ${r.seed}) — block ${r.block.name} ${params} @ ${r.block.clockMhz} MHz, ${r.block.rtl ? "model and RTL in lockstep" : "model only"}`);
+  if (r.block.endpoint) out.push(`  RTL served by ${r.block.endpoint} (hcasim rtl-server)`);
   if (build) out.push(`  RTL build ${build.key}${build.cached ? " (cached)" : ` (built in ${build.seconds.toFixed(1)} s)`}${build.defects.length ? `, defects injected: ${build.defects.join(", ")}` : ""}`);
 
   const cycles = r.lockstep?.cycles ?? r.modelOnly?.cycles ?? 0;

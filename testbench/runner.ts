@@ -11,6 +11,7 @@ import {
   RtlProcess,
   runLockstep,
   Scoreboard,
+  UserError,
   type LockstepProgress,
   type LockstepResult,
   type ResolvedBlock,
@@ -37,7 +38,7 @@ export interface RunOptions {
 export interface RunResult {
   scenario: string;
   seed: number;
-  block: { name: string; params: Record<string, number>; clockMhz: number; rtl: boolean; build?: { key: string; cached: boolean; seconds: number; defects: string[] } };
+  block: { name: string; params: Record<string, number>; clockMhz: number; rtl: boolean; endpoint?: string; build?: { key: string; cached: boolean; seconds: number; defects: string[] } };
   lockstep?: LockstepResult;
   modelOnly?: { cycles: number; wallSeconds: number; transactions: number };
   scoreboard?: ScoreboardReport;
@@ -141,9 +142,17 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
       wires = twin.wires();
       result.modelOnly = { cycles: outputs.lastCycle + 1, wallSeconds: (performance.now() - t0) / 1000, transactions: n };
     } else {
-      const built = await buildBlock(block, { trace: opts.tracePath !== undefined, defines: opts.defects, log });
-      result.block.build = { key: built.key, cached: built.cached, seconds: built.seconds, defects: built.defines };
-      const rtl = await RtlProcess.start(built, { timeoutMs: sc.cosim.timeoutMs, tracePath: opts.tracePath });
+      let rtl: RtlProcess;
+      if (sc.block.endpoint) {
+        if (opts.tracePath || opts.defects?.length) throw new UserError(`--trace and --defect apply to a local build; block ${manifest.block} runs on ${sc.block.endpoint} (give them to hcasim rtl-server there)`);
+        log(`rtl ${manifest.block}: connecting to ${sc.block.endpoint}`);
+        rtl = await RtlProcess.connect(block, sc.block.endpoint, { timeoutMs: sc.cosim.timeoutMs });
+        result.block.endpoint = sc.block.endpoint;
+      } else {
+        const built = await buildBlock(block, { trace: opts.tracePath !== undefined, defines: opts.defects, log });
+        result.block.build = { key: built.key, cached: built.cached, seconds: built.seconds, defects: built.defines };
+        rtl = await RtlProcess.start(built, { timeoutMs: sc.cosim.timeoutMs, tracePath: opts.tracePath });
+      }
       const scoreboard = new Scoreboard(block, sc.checks.includes("timing"));
       try {
         result.lockstep = await runLockstep({

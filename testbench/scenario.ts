@@ -70,7 +70,8 @@ export interface Scenario {
   description: string;
   seed: number;
   /** clockMhz: the block's clock in this configuration (default: its block.yaml clock) */
-  block: { name: string; params: Record<string, number>; rtl: boolean; clockMhz?: number };
+  /** endpoint: a tcp:// RTL server (`hcasim rtl-server`) instead of a local build */
+  block: { name: string; params: Record<string, number>; rtl: boolean; clockMhz?: number; endpoint?: string };
   traffic: Traffic;
   sweep?: Sweep;
   checks: CheckName[];
@@ -167,6 +168,9 @@ export function parseScenario(root: YamlValue): Scenario {
   const clockNode = bm.opt("clock_mhz");
   const clockMhz = clockNode?.num();
   if (clockNode && !(clockMhz! > 0)) clockNode.fail("block.clock_mhz: must be positive");
+  const endpointNode = bm.opt("endpoint");
+  const endpoint = endpointNode?.str();
+  if (endpointNode && !/^tcp:\/\/[^:/]+:\d+$/.test(endpoint!)) endpointNode.fail(`block.endpoint: "${endpoint}" is not tcp://HOST:PORT`);
   bm.done();
 
   const traffic = parseTraffic(m.req("traffic"), dirname(root.file));
@@ -189,7 +193,7 @@ export function parseScenario(root: YamlValue): Scenario {
   };
   cm?.done();
   m.done();
-  return { file: root.file, name, description, seed, block: { name: blockName, params, rtl, ...(clockMhz !== undefined ? { clockMhz } : {}) }, traffic, ...(sweep ? { sweep } : {}), checks, cosim };
+  return { file: root.file, name, description, seed, block: { name: blockName, params, rtl, ...(clockMhz !== undefined ? { clockMhz } : {}), ...(endpoint ? { endpoint } : {}) }, traffic, ...(sweep ? { sweep } : {}), checks, cosim };
 }
 
 export function loadScenario(file: string): Scenario {
