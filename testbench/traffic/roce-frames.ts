@@ -11,6 +11,7 @@
  */
 import { Prng } from "../../core/prng.ts";
 import {
+  appendIcrc,
   Bth,
   BTH_OPCODES,
   Ethernet,
@@ -27,7 +28,6 @@ import {
   type BthOpcode,
   type Rocev2Offsets,
 } from "../../hca/index.ts";
-import { appendIcrc } from "../../hca/index.ts";
 
 export interface RoceFrameOptions {
   /** share of IPv6 frames, 0..1; default 0.5 */
