@@ -32,3 +32,4 @@ export {
 export { GatewayTwin, GATEWAY_LID, GATEWAY_QPN, type GatewayTwinOptions } from "./gateway/gateway-twin.ts";
 export { Eth2IbTwin } from "./gateway/eth2ib.ts";
 export { Ib2EthTwin } from "./gateway/ib2eth.ts";
+export * from "./doorbell/index.ts";

@@ -1,0 +1,421 @@
+/**
+ * Sparse, byte-addressable host memory with a 64-bit physical address space
+ * (DESIGN.md §5): what the driver writes rings and buffers into and what the adapter
+ * reaches by DMA.
+ *
+ * Addresses (`HostAddress`) are either a `number` or a `bigint`:
+ * - a `number` must be a safe integer (0 ≤ a < 2^53); it is exact, and cheap;
+ * - a `bigint` may be anything in [0, 2^64), so a TPT test can use a VA or PA near 2^64.
+ *   A `number` at or above 2^53 is refused (it may already have been rounded), with a
+ *   message saying to pass a bigint.
+ * Internally an address is split into a 4 KiB page number (at most 2^52, so always a safe
+ * number, whichever form the address came in) and an offset in the page; no access is
+ * ever rounded. An access may not run past 2^64: a range that would wrap is an error,
+ * never a silent wrap to address 0.
+ *
+ * Pages are allocated on first write only; reading bytes that were never written returns
+ * zeros and allocates nothing.
+ */
+
+/** a host physical (or, for the TPT, virtual) address: a safe integer or a bigint < 2^64 */
+export type HostAddress = number | bigint;
+
+/** granularity of the sparse store [bytes]; also the PCIe 4 KiB boundary TLPs must not cross */
+export const HOST_PAGE_BYTES = 4096;
+const PAGE_SHIFT = 12n;
+const PAGE_MASK = 4095n;
+/** one past the highest address */
+export const HOST_ADDRESS_LIMIT = 1n << 64n;
+
+/** an access seen by a `HostMemory` observer */
+export interface HostMemoryAccess {
+  /** first byte [address] */
+  readonly addr: bigint;
+  /** length [bytes] */
+  readonly len: number;
+  /** who made it: "cpu" for the driver's own loads and stores, the DMA engine's name for DMA */
+  readonly initiator: string;
+  /** the bytes written (a copy); undefined for reads */
+  readonly bytes?: Uint8Array;
+}
+
+export type HostMemoryObserver = (access: HostMemoryAccess) => void;
+
+/** a byte range that differs between two states of memory */
+export interface HostMemoryDiff {
+  readonly addr: bigint;
+  readonly before: Uint8Array;
+  readonly after: Uint8Array;
+}
+
+/** a frozen copy of memory contents, from `HostMemory.snapshot()` */
+export class HostMemorySnapshot {
+  /** @internal pages by page number; an absent page is all zeros */
+  constructor(readonly pages: ReadonlyMap<number, Uint8Array>) {}
+}
+
+/** checks an address and returns it as a bigint; `what` names the caller in the message */
+export function toHostAddress(addr: HostAddress, what = "host address"): bigint {
+  if (typeof addr === "bigint") {
+    if (addr < 0n || addr >= HOST_ADDRESS_LIMIT) throw new RangeError(`${what}: 0x${addr.toString(16)} is outside [0, 2^64)`);
+    return addr;
+  }
+  if (!Number.isSafeInteger(addr) || addr < 0) {
+    throw new RangeError(
+      `${what}: ${addr} is not a non-negative safe integer` + (Number.isInteger(addr) && addr > 0 ? " (addresses ≥ 2^53 must be passed as bigint)" : ""),
+    );
+  }
+  return BigInt(addr);
+}
+
+/** checks [addr, addr+len) lies in [0, 2^64) and returns addr as a bigint */
+export function checkHostRange(addr: HostAddress, len: number, what = "host range"): bigint {
+  const a = toHostAddress(addr, what);
+  if (!Number.isSafeInteger(len) || len < 0) throw new RangeError(`${what}: length must be a whole number of bytes ≥ 0, got ${len}`);
+  if (a + BigInt(len) > HOST_ADDRESS_LIMIT) {
+    throw new RangeError(`${what}: [0x${a.toString(16)}, +${len}) runs past 2^64 (would wrap around)`);
+  }
+  return a;
+}
+
+/** page number and in-page offset of a checked address */
+function splitAddress(addr: HostAddress): [page: number, offset: number] {
+  if (typeof addr === "number") {
+    const page = Math.floor(addr / HOST_PAGE_BYTES);
+    return [page, addr - page * HOST_PAGE_BYTES];
+  }
+  return [Number(addr >> PAGE_SHIFT), Number(addr & PAGE_MASK)];
+}
+
+function pageAddress(page: number, offset: number): bigint {
+  return (BigInt(page) << PAGE_SHIFT) + BigInt(offset);
+}
+
+const ZERO_PAGE = new Uint8Array(HOST_PAGE_BYTES);
+
+/**
+ * A first-fit allocator over [base, limit), with free. Used by tests and the driver to
+ * place rings, buffers and tables; ranges handed out never overlap. Addresses are safe
+ * numbers: the arena must lie below 2^53 (use bigint addresses directly to reach above).
+ */
+export class RangeAllocator {
+  // Free ranges [start, end), sorted by start and never adjacent (merged on free).
+  private free: Array<[number, number]>;
+  private readonly live = new Map<number, number>();
+  private liveBytes = 0;
+
+  constructor(
+    /** lowest address handed out */
+    readonly base: number,
+    /** one past the highest address handed out */
+    readonly limit: number,
+  ) {
+    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(limit) || base < 0 || limit <= base) {
+      throw new RangeError(`RangeAllocator: need safe integers 0 ≤ base < limit, got [${base}, ${limit})`);
+    }
+    this.free = [[base, limit]];
+  }
+
+  /**
+   * A range of `bytes` (≥ 1) starting at a multiple of `align` (a power of two); the
+   * lowest such range that is free. Throws if none is left.
+   */
+  alloc(bytes: number, align = 64): number {
+    if (!Number.isSafeInteger(bytes) || bytes < 1) throw new RangeError(`alloc: size must be a whole number of bytes ≥ 1, got ${bytes}`);
+    if (!isPowerOfTwo(align)) throw new RangeError(`alloc: alignment must be a power of two, got ${align}`);
+    for (let i = 0; i < this.free.length; i++) {
+      const [start, end] = this.free[i];
+      // Division by a power of two is exact in floating point, so this stays exact.
+      const at = Math.ceil(start / align) * align;
+      if (at + bytes > end) continue;
+      const pieces: Array<[number, number]> = [];
+      if (at > start) pieces.push([start, at]);
+      if (at + bytes < end) pieces.push([at + bytes, end]);
+      this.free.splice(i, 1, ...pieces);
+      this.live.set(at, bytes);
+      this.liveBytes += bytes;
+      return at;
+    }
+    throw new RangeError(`alloc: no free range of ${bytes} bytes aligned to ${align} in [0x${this.base.toString(16)}, 0x${this.limit.toString(16)})`);
+  }
+
+  /** returns a range from `alloc` (by its start address) */
+  release(addr: number): void {
+    const bytes = this.live.get(addr);
+    if (bytes === undefined) throw new RangeError(`free: 0x${addr.toString(16)} is not the start of an allocated range`);
+    this.live.delete(addr);
+    this.liveBytes -= bytes;
+    let start = addr;
+    let end = addr + bytes;
+    // index of the first free range after this one
+    let i = 0;
+    while (i < this.free.length && this.free[i][0] < start) i++;
+    let remove = 0;
+    let at = i;
+    if (i > 0 && this.free[i - 1][1] === start) {
+      start = this.free[i - 1][0];
+      at = i - 1;
+      remove++;
+    }
+    if (i < this.free.length && this.free[i][0] === end) {
+      end = this.free[i][1];
+      remove++;
+    }
+    this.free.splice(at, remove, [start, end]);
+  }
+
+  /** bytes handed out and not returned */
+  get allocatedBytes(): number {
+    return this.liveBytes;
+  }
+
+  /** live allocations as [start, size], by start address */
+  allocations(): Array<[number, number]> {
+    return [...this.live.entries()].sort((a, b) => a[0] - b[0]);
+  }
+}
+
+export interface HostMemoryOptions {
+  /** lowest address `alloc` hands out; default 0x1_0000_0000 (4 GiB), so small or null addresses are never valid buffers */
+  allocBase?: number;
+  /** one past the highest address `alloc` hands out; default 2^48 (a 48-bit physical address space) */
+  allocLimit?: number;
+}
+
+export class HostMemory {
+  private readonly pages = new Map<number, Uint8Array>();
+  private readonly writeObservers: HostMemoryObserver[] = [];
+  private readonly readObservers: HostMemoryObserver[] = [];
+  readonly allocator: RangeAllocator;
+
+  /** accesses and bytes since construction, all initiators */
+  bytesRead = 0;
+  bytesWritten = 0;
+  readCount = 0;
+  writeCount = 0;
+
+  constructor(options: HostMemoryOptions = {}) {
+    this.allocator = new RangeAllocator(options.allocBase ?? 0x1_0000_0000, options.allocLimit ?? 2 ** 48);
+  }
+
+  /** pages holding data (allocated by a write) */
+  get pagesAllocated(): number {
+    return this.pages.size;
+  }
+
+  /** a copy of `len` bytes at `addr`; never-written bytes read as zero */
+  read(addr: HostAddress, len: number, initiator = "cpu"): Uint8Array {
+    const a = checkHostRange(addr, len, "HostMemory.read");
+    const out = new Uint8Array(len);
+    let [page, off] = splitAddress(addr);
+    for (let done = 0; done < len; page++, off = 0) {
+      const n = Math.min(len - done, HOST_PAGE_BYTES - off);
+      const p = this.pages.get(page);
+      if (p !== undefined) out.set(p.subarray(off, off + n), done);
+      done += n;
+    }
+    this.bytesRead += len;
+    this.readCount++;
+    if (this.readObservers.length > 0) {
+      const ev: HostMemoryAccess = { addr: a, len, initiator };
+      for (const o of this.readObservers) o(ev);
+    }
+    return out;
+  }
+
+  /** stores `bytes` at `addr`, allocating pages as needed */
+  write(addr: HostAddress, bytes: Uint8Array, initiator = "cpu"): void {
+    const len = bytes.length;
+    const a = checkHostRange(addr, len, "HostMemory.write");
+    let [page, off] = splitAddress(addr);
+    for (let done = 0; done < len; page++, off = 0) {
+      const n = Math.min(len - done, HOST_PAGE_BYTES - off);
+      let p = this.pages.get(page);
+      if (p === undefined) {
+        p = new Uint8Array(HOST_PAGE_BYTES);
+        this.pages.set(page, p);
+      }
+      p.set(bytes.subarray(done, done + n), off);
+      done += n;
+    }
+    this.bytesWritten += len;
+    this.writeCount++;
+    if (this.writeObservers.length > 0) {
+      const ev: HostMemoryAccess = { addr: a, len, initiator, bytes: bytes.slice() };
+      for (const o of this.writeObservers) o(ev);
+    }
+  }
+
+  /** sets `len` bytes at `addr` to `value` (a write like any other, seen by observers) */
+  fill(addr: HostAddress, len: number, value = 0, initiator = "cpu"): void {
+    this.write(addr, new Uint8Array(len).fill(value), initiator);
+  }
+
+  /**
+   * Calls `observer` after every write, from any initiator. Returns a function that
+   * removes it. Security tests use it to assert that a rejected request touched nothing.
+   */
+  onWrite(observer: HostMemoryObserver): () => void {
+    return addObserver(this.writeObservers, observer);
+  }
+
+  /** calls `observer` after every read (including the typed helpers); returns its remover */
+  onRead(observer: HostMemoryObserver): () => void {
+    return addObserver(this.readObservers, observer);
+  }
+
+  // --- typed helpers. 64-bit values are bigints (a u64 does not fit a number); writes
+  // accept a number too when it is a safe non-negative integer.
+
+  readU8(addr: HostAddress): number {
+    return this.read(addr, 1)[0];
+  }
+  writeU8(addr: HostAddress, v: number): void {
+    this.write(addr, Uint8Array.of(checkUint(v, 8)));
+  }
+  readU16Le(addr: HostAddress): number {
+    return view(this.read(addr, 2)).getUint16(0, true);
+  }
+  readU16Be(addr: HostAddress): number {
+    return view(this.read(addr, 2)).getUint16(0, false);
+  }
+  writeU16Le(addr: HostAddress, v: number): void {
+    this.writeWith(addr, 2, (dv) => dv.setUint16(0, checkUint(v, 16), true));
+  }
+  writeU16Be(addr: HostAddress, v: number): void {
+    this.writeWith(addr, 2, (dv) => dv.setUint16(0, checkUint(v, 16), false));
+  }
+  readU32Le(addr: HostAddress): number {
+    return view(this.read(addr, 4)).getUint32(0, true);
+  }
+  readU32Be(addr: HostAddress): number {
+    return view(this.read(addr, 4)).getUint32(0, false);
+  }
+  writeU32Le(addr: HostAddress, v: number): void {
+    this.writeWith(addr, 4, (dv) => dv.setUint32(0, checkUint(v, 32), true));
+  }
+  writeU32Be(addr: HostAddress, v: number): void {
+    this.writeWith(addr, 4, (dv) => dv.setUint32(0, checkUint(v, 32), false));
+  }
+  readU64Le(addr: HostAddress): bigint {
+    return view(this.read(addr, 8)).getBigUint64(0, true);
+  }
+  readU64Be(addr: HostAddress): bigint {
+    return view(this.read(addr, 8)).getBigUint64(0, false);
+  }
+  writeU64Le(addr: HostAddress, v: bigint | number): void {
+    this.writeWith(addr, 8, (dv) => dv.setBigUint64(0, checkU64(v), true));
+  }
+  writeU64Be(addr: HostAddress, v: bigint | number): void {
+    this.writeWith(addr, 8, (dv) => dv.setBigUint64(0, checkU64(v), false));
+  }
+
+  private writeWith(addr: HostAddress, len: number, put: (dv: DataView) => void): void {
+    const b = new Uint8Array(len);
+    put(view(b));
+    this.write(addr, b);
+  }
+
+  // --- allocator (test and driver use; touches no memory)
+
+  /** a fresh range of `bytes`, aligned to `align` (power of two, default 64: a cache line / WQE basic block); contents are whatever was there */
+  alloc(bytes: number, align = 64): number {
+    return this.allocator.alloc(bytes, align);
+  }
+
+  /** returns a range from `alloc` */
+  free(addr: number): void {
+    this.allocator.release(addr);
+  }
+
+  // --- snapshot and compare
+
+  /** a copy of every page, for `diff`/`equals` later */
+  snapshot(): HostMemorySnapshot {
+    const copy = new Map<number, Uint8Array>();
+    for (const [k, p] of this.pages) copy.set(k, p.slice());
+    return new HostMemorySnapshot(copy);
+  }
+
+  /** true if memory holds exactly what it held at `snap` (a page written with zeros equals a never-written one) */
+  equals(snap: HostMemorySnapshot): boolean {
+    return diffPages(snap.pages, this.pages, 1).length === 0;
+  }
+
+  /** byte ranges that changed since `snap`, in address order; at most `maxRanges` of them */
+  diff(snap: HostMemorySnapshot, maxRanges = Infinity): HostMemoryDiff[] {
+    return diffPages(snap.pages, this.pages, maxRanges);
+  }
+
+  /** byte ranges that differ from snapshot `a` to snapshot `b` */
+  static diffSnapshots(a: HostMemorySnapshot, b: HostMemorySnapshot, maxRanges = Infinity): HostMemoryDiff[] {
+    return diffPages(a.pages, b.pages, maxRanges);
+  }
+}
+
+function addObserver(list: HostMemoryObserver[], o: HostMemoryObserver): () => void {
+  list.push(o);
+  return () => {
+    const i = list.indexOf(o);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
+/** true for 1, 2, 4, … up to 2^52 (checked by halving: `&` would truncate to 32 bits) */
+export function isPowerOfTwo(n: number): boolean {
+  if (!Number.isSafeInteger(n) || n < 1) return false;
+  while (n % 2 === 0) n /= 2;
+  return n === 1;
+}
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function checkUint(v: number, bits: number): number {
+  if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits) throw new RangeError(`u${bits} value out of range: ${v}`);
+  return v;
+}
+
+function checkU64(v: bigint | number): bigint {
+  const b = typeof v === "bigint" ? v : Number.isSafeInteger(v) ? BigInt(v) : -1n;
+  if (b < 0n || b >= HOST_ADDRESS_LIMIT) throw new RangeError(`u64 value out of range: ${v}`);
+  return b;
+}
+
+/** differing runs between two page maps; runs continue across a page boundary */
+function diffPages(a: ReadonlyMap<number, Uint8Array>, b: ReadonlyMap<number, Uint8Array>, maxRanges: number): HostMemoryDiff[] {
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort((x, y) => x - y);
+  const out: HostMemoryDiff[] = [];
+  let run: { page: number; off: number; before: number[]; after: number[] } | undefined;
+  // where the open run would continue: page and offset of its next byte
+  let nextPage = -1;
+  let nextOff = -1;
+  const close = (): void => {
+    if (run === undefined) return;
+    out.push({ addr: pageAddress(run.page, run.off), before: Uint8Array.from(run.before), after: Uint8Array.from(run.after) });
+    run = undefined;
+  };
+  for (const k of keys) {
+    const pa = a.get(k) ?? ZERO_PAGE;
+    const pb = b.get(k) ?? ZERO_PAGE;
+    if (pa === pb) continue;
+    for (let i = 0; i < HOST_PAGE_BYTES; i++) {
+      if (pa[i] === pb[i]) {
+        close();
+        continue;
+      }
+      if (run !== undefined && !(k === nextPage && i === nextOff)) close();
+      if (run === undefined) {
+        if (out.length >= maxRanges) return out;
+        run = { page: k, off: i, before: [], after: [] };
+      }
+      run.before.push(pa[i]);
+      run.after.push(pb[i]);
+      nextPage = i + 1 === HOST_PAGE_BYTES ? k + 1 : k;
+      nextOff = i + 1 === HOST_PAGE_BYTES ? 0 : i + 1;
+    }
+  }
+  close();
+  return out;
+}
