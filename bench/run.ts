@@ -2,6 +2,7 @@
  * `make bench`: one figure per line, `key=value`. Ratios are measured side by side in
  * this one run, never against numbers from another machine or day.
  */
+import { benchDoorbell } from "./doorbell.ts";
 import { benchGateway } from "./gateway.ts";
 import { benchIcrc } from "./icrc.ts";
 
@@ -10,3 +11,4 @@ const print = (figures: Record<string, number>) => {
 };
 print(await benchIcrc({ packets: Number(process.env.HCASIM_BENCH_PACKETS ?? 30_000) }));
 print(await benchGateway({ durationUs: Number(process.env.HCASIM_BENCH_GATEWAY_US ?? 4000) }));
+print(await benchDoorbell({ doorbells: Number(process.env.HCASIM_BENCH_DOORBELLS ?? 200_000) }));

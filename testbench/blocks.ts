@@ -30,6 +30,18 @@ const TWINS: Record<string, TwinFactory> = {
       outputReady: o.outputReady,
     });
   },
+  doorbell: async (b, o) => {
+    const { DoorbellTwin } = await import("../hca/index.ts");
+    // output streams in manifest order: m_fetch 0, m_cq_arm 1, m_err 2
+    const ready = o.outputReady ? { m_fetch: o.outputReady(0), m_cq_arm: o.outputReady(1), m_err: o.outputReady(2) } : undefined;
+    return new DoorbellTwin({
+      qpEntries: b.params.QP_ENTRIES!,
+      cqEntries: b.params.CQ_ENTRIES!,
+      uarPages: b.params.UAR_PAGES!,
+      pending: b.params.PENDING!,
+      ...(ready ? { outputReady: ready } : {}),
+    });
+  },
 };
 
 export function createTwin(block: ResolvedBlock, opts: TwinOptions = {}): Promise<BlockTwin> {

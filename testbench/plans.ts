@@ -7,13 +7,16 @@ import { UserError, type ResolvedBlock, type StimulusItem } from "../cosim/index
 import { StatusCheck, type StatusCheckReport } from "./checks.ts";
 import { ethernetRate, ibDataRate } from "./links.ts";
 import { LineRateMeter, lineRateFailures, type LineRateReport } from "./line-rate.ts";
-import type { Scenario } from "./scenario.ts";
+import type { Scenario, Traffic } from "./scenario.ts";
+import { DoorbellOracle, type DoorbellOracleReport } from "./doorbell-oracle.ts";
+import { doorbellStimulus, generateDoorbellTraffic } from "./traffic/doorbell-traffic.ts";
 import { openSource } from "./sources.ts";
 import { GatewayTraffic } from "./traffic/gateway-traffic.ts";
 
 export interface PlanResult {
   status?: StatusCheckReport;
   lineRate?: LineRateReport;
+  doorbells?: DoorbellOracleReport;
   failures: string[];
 }
 
@@ -28,7 +31,7 @@ export interface TrafficPlan {
 
 function framesPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
   const t = sc.traffic;
-  if (t.source === "gateway") throw new Error("unreachable");
+  if (t.source === "gateway" || t.source === "doorbells") throw new Error("unreachable");
   const inPort = block.streams.find((s) => s.name === t.port && s.direction === "in");
   if (!inPort) {
     throw new UserError(`${sc.file}: traffic.port "${t.port}" is not an input stream of ${block.manifest.block} (inputs: ${block.streams.filter((s) => s.direction === "in").map((s) => s.name).join(", ")})`);
@@ -92,6 +95,41 @@ function gatewayPlan(sc: Scenario, block: ResolvedBlock, clockMhz: number): Traf
   };
 }
 
+function doorbellPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
+  const t = sc.traffic;
+  if (t.source !== "doorbells") throw new Error("unreachable");
+  if (block.manifest.block !== "doorbell") throw new UserError(`${sc.file}: traffic source "doorbells" needs block doorbell, not ${block.manifest.block}`);
+  const traffic = generateDoorbellTraffic({
+    seed: sc.seed,
+    params: { qpEntries: block.params.QP_ENTRIES!, cqEntries: block.params.CQ_ENTRIES!, uarPages: block.params.UAR_PAGES!, pending: block.params.PENDING! },
+    doorbells: t.doorbells,
+    processes: t.processes,
+    qpsPerProcess: t.qpsPerProcess,
+    cqsPerProcess: t.cqsPerProcess,
+    hotShare: t.hotShare,
+    hotQps: t.hotQps,
+    adversarial: t.adversarial,
+    gapMax: t.gapMax,
+  });
+  const oracle = new DoorbellOracle(traffic);
+  return {
+    totalInputs: traffic.cfg.length + traffic.mmio.length,
+    stimulus: () => doorbellStimulus(traffic),
+    output: (port, txn) => oracle.output(port, txn),
+    finish: (wires) => {
+      const doorbells = oracle.report(wires);
+      return { doorbells, failures: sc.checks.includes("doorbell_oracle") ? doorbells.failures : [] };
+    },
+  };
+}
+
+const PLANS: Record<Traffic["source"], (sc: Scenario, block: ResolvedBlock, clockMhz: number) => TrafficPlan> = {
+  roce_frames: framesPlan,
+  pcap: framesPlan,
+  gateway: gatewayPlan,
+  doorbells: doorbellPlan,
+};
+
 export function createPlan(sc: Scenario, block: ResolvedBlock, clockMhz: number): TrafficPlan {
-  return sc.traffic.source === "gateway" ? gatewayPlan(sc, block, clockMhz) : framesPlan(sc, block);
+  return PLANS[sc.traffic.source](sc, block, clockMhz);
 }

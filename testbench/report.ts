@@ -67,6 +67,11 @@ export function formatSummary(r: RunResult): string {
     if (r.status.firstFailure) out.push(`    first: ${r.status.firstFailure}`);
   }
   if (r.lineRate) out.push("", formatLineRate(r.lineRate));
+  if (r.doorbells) {
+    const d = r.doorbells;
+    out.push(`  doorbell_oracle: ${d.failures.length ? "FAIL" : "PASS"} — ${d.doorbells} doorbells (${Object.entries(d.verdicts).map(([k, v]) => `${k} ${v}`).join(", ")}); ${d.fetches} fetches, ${d.cqUpdates} CQ updates, ${d.coalesced} coalesced`);
+    for (const f of d.failures) out.push(`    ${f}`);
+  }
   if (r.captures?.length) out.push(`  captures: ${r.captures.length} files in ${r.captures[0]!.path.replace(/\/[^/]*$/, "/")} (${r.captures.reduce((s, c) => s + c.packets, 0)} packets)`);
   if (r.lockstep) {
     const l = r.lockstep;

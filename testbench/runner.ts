@@ -20,6 +20,7 @@ import {
 import { createTwin } from "./blocks.ts";
 import { CaptureSet } from "./capture.ts";
 import type { StatusCheckReport } from "./checks.ts";
+import type { DoorbellOracleReport } from "./doorbell-oracle.ts";
 import type { LineRateReport } from "./line-rate.ts";
 import { createPlan } from "./plans.ts";
 import type { Scenario } from "./scenario.ts";
@@ -44,6 +45,7 @@ export interface RunResult {
   scoreboard?: ScoreboardReport;
   status?: StatusCheckReport;
   lineRate?: LineRateReport;
+  doorbells?: DoorbellOracleReport;
   /** output transactions and bytes, and the cycles of the first and last */
   outputs: { transactions: number; bytes: number; firstCycle: number; lastCycle: number };
   captures?: { path: string; packets: number }[];
@@ -182,6 +184,7 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
   const planned = plan.finish(wires);
   if (planned.status) result.status = planned.status;
   if (planned.lineRate) result.lineRate = planned.lineRate;
+  if (planned.doorbells) result.doorbells = planned.doorbells;
   result.failures.push(...planned.failures);
   if (result.failures.length) result.verdict = "FAIL";
   return result;

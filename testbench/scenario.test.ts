@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SourceError } from "../cosim/index.ts";
-import { loadScenario } from "./scenario.ts";
+import { CHECKS, loadScenario, TRAFFIC_SOURCES } from "./scenario.ts";
+
+const quoted = (xs: readonly string[]) => xs.map((x) => `"${x}"`).join(", ");
 
 const shipped = new URL("./scenarios/icrc.yaml", import.meta.url).pathname;
 
@@ -43,10 +45,10 @@ describe("scenario files", () => {
   const bad: [string, string, string][] = [
     ["malformed YAML", BASE.replace("  count: 10", "  count: [10"), ":9:3: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]"],
     ["an unknown key", BASE.replace("seed: 3", "sed: 3"), ":2:1: document: unknown key \"sed\" (allowed: block, checks, cosim, description, scenario, seed, sweep, traffic)"],
-    ["a bad source", BASE.replace("roce_frames", "udp"), ':7:11: traffic.source: "udp" is not one of "roce_frames", "pcap", "gateway"'],
+    ["a bad source", BASE.replace("roce_frames", "udp"), `:7:11: traffic.source: "udp" is not one of ${quoted(TRAFFIC_SOURCES)}`],
     ["a negative count", BASE.replace("count: 10", "count: -1"), ":8:10: traffic.count: -1 is out of range [1, 100000000]"],
     ["a bad range", BASE.replace("  mode: check", "  mode: check\n  payload_bytes: [9, 2]"), ":10:18: traffic.payload_bytes: min 9 is greater than max 2"],
-    ["an unknown check", BASE.replace("icrc_status]", "crc]"), ':10:19: checks[1]: "crc" is not one of "content", "timing", "icrc_status", "line_rate"'],
+    ["an unknown check", BASE.replace("icrc_status]", "crc]"), `:10:19: checks[1]: "crc" is not one of ${quoted(CHECKS)}`],
     ["a missing block", BASE.replace(/block:\n  name: icrc\n  params: \{ DATA_BYTES: 8 \}\n/, ""), ':1:1: document: missing required key "block"'],
   ];
   for (const [what, text, msg] of bad) {

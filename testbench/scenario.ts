@@ -53,9 +53,26 @@ export interface GatewayTrafficSpec {
   anomalies: number;
 }
 
-export type Traffic = RoceFramesTraffic | PcapTraffic | GatewayTrafficSpec;
+export interface DoorbellTrafficSpec {
+  source: "doorbells";
+  doorbells: number;
+  /** processes, each with its own UAR page */
+  processes: number;
+  qpsPerProcess: number;
+  cqsPerProcess: number;
+  /** share of doorbells on the hot QPs, and how many there are */
+  hotShare: number;
+  hotQps: number;
+  /** share of adversarial writes: another process's queue, unknown queues, bad offsets and commands */
+  adversarial: number;
+  /** largest idle gap between two ordinary doorbells [cycles] */
+  gapMax: number;
+}
 
-export const CHECKS = ["content", "timing", "icrc_status", "line_rate"] as const;
+export type Traffic = RoceFramesTraffic | PcapTraffic | GatewayTrafficSpec | DoorbellTrafficSpec;
+
+export const CHECKS = ["content", "timing", "icrc_status", "line_rate", "doorbell_oracle"] as const;
+export const TRAFFIC_SOURCES = ["roce_frames", "pcap", "gateway", "doorbells"] as const;
 export type CheckName = (typeof CHECKS)[number];
 
 export interface Sweep {
@@ -96,7 +113,22 @@ function fraction(v: YamlValue | undefined, dflt: number): number {
 
 function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
   const m = v.map();
-  const source = m.req("source").oneOf(["roce_frames", "pcap", "gateway"] as const);
+  const source = m.req("source").oneOf(TRAFFIC_SOURCES);
+  if (source === "doorbells") {
+    const t: DoorbellTrafficSpec = {
+      source,
+      doorbells: m.req("doorbells").int(1, 100_000_000),
+      processes: m.opt("processes")?.int(1, 255) ?? 6,
+      qpsPerProcess: m.opt("qps_per_process")?.int(1, 64) ?? 7,
+      cqsPerProcess: m.opt("cqs_per_process")?.int(1, 64) ?? 2,
+      hotShare: fraction(m.opt("hot_share"), 0.4),
+      hotQps: m.opt("hot_qps")?.int(0, 64) ?? 2,
+      adversarial: fraction(m.opt("adversarial"), 0.05),
+      gapMax: m.opt("gap_max")?.int(0, 1_000_000) ?? 4,
+    };
+    m.done();
+    return t;
+  }
   if (source === "gateway") {
     const ib = m.req("infiniband").map();
     const t: GatewayTrafficSpec = {
