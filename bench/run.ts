@@ -5,6 +5,7 @@
 import { benchDoorbell } from "./doorbell.ts";
 import { benchGateway } from "./gateway.ts";
 import { benchIcrc } from "./icrc.ts";
+import { benchTpt } from "./tpt.ts";
 
 const print = (figures: Record<string, number>) => {
   for (const [k, v] of Object.entries(figures)) process.stdout.write(`${k}=${v}\n`);
@@ -12,3 +13,4 @@ const print = (figures: Record<string, number>) => {
 print(await benchIcrc({ packets: Number(process.env.HCASIM_BENCH_PACKETS ?? 30_000) }));
 print(await benchGateway({ durationUs: Number(process.env.HCASIM_BENCH_GATEWAY_US ?? 4000) }));
 print(await benchDoorbell({ doorbells: Number(process.env.HCASIM_BENCH_DOORBELLS ?? 200_000) }));
+print(await benchTpt({ lookups: Number(process.env.HCASIM_BENCH_TPT ?? 50_000) }));

@@ -33,3 +33,4 @@ export { GatewayTwin, GATEWAY_LID, GATEWAY_QPN, type GatewayTwinOptions } from "
 export { Eth2IbTwin } from "./gateway/eth2ib.ts";
 export { Ib2EthTwin } from "./gateway/ib2eth.ts";
 export * from "./doorbell/index.ts";
+export * from "./tpt/index.ts";

@@ -42,6 +42,11 @@ const TWINS: Record<string, TwinFactory> = {
       ...(ready ? { outputReady: ready } : {}),
     });
   },
+  tpt: async (b) => {
+    const { TptTwin, TPT_PARAM_NAMES } = await import("../hca/index.ts");
+    const params = Object.fromEntries(Object.entries(TPT_PARAM_NAMES).map(([k, name]) => [k, b.params[name]!]));
+    return new TptTwin(params);
+  },
 };
 
 export function createTwin(block: ResolvedBlock, opts: TwinOptions = {}): Promise<BlockTwin> {

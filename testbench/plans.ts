@@ -10,6 +10,9 @@ import { LineRateMeter, lineRateFailures, type LineRateReport } from "./line-rat
 import type { Scenario, Traffic } from "./scenario.ts";
 import { DoorbellOracle, type DoorbellOracleReport } from "./doorbell-oracle.ts";
 import { doorbellStimulus, generateDoorbellTraffic } from "./traffic/doorbell-traffic.ts";
+import { TptOracle, type TptOracleReport } from "./tpt-oracle.ts";
+import { tptStimulus, tptTraffic } from "./traffic/tpt-traffic.ts";
+import { TPT_PARAM_NAMES, type TptParams } from "../hca/index.ts";
 import { openSource } from "./sources.ts";
 import { GatewayTraffic } from "./traffic/gateway-traffic.ts";
 
@@ -17,6 +20,7 @@ export interface PlanResult {
   status?: StatusCheckReport;
   lineRate?: LineRateReport;
   doorbells?: DoorbellOracleReport;
+  tpt?: TptOracleReport;
   failures: string[];
 }
 
@@ -31,7 +35,7 @@ export interface TrafficPlan {
 
 function framesPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
   const t = sc.traffic;
-  if (t.source === "gateway" || t.source === "doorbells") throw new Error("unreachable");
+  if (t.source === "gateway" || t.source === "doorbells" || t.source === "tpt_lookups") throw new Error("unreachable");
   const inPort = block.streams.find((s) => s.name === t.port && s.direction === "in");
   if (!inPort) {
     throw new UserError(`${sc.file}: traffic.port "${t.port}" is not an input stream of ${block.manifest.block} (inputs: ${block.streams.filter((s) => s.direction === "in").map((s) => s.name).join(", ")})`);
@@ -123,11 +127,30 @@ function doorbellPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
   };
 }
 
+function tptPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
+  const t = sc.traffic;
+  if (t.source !== "tpt_lookups") throw new Error("unreachable");
+  if (block.manifest.block !== "tpt") throw new UserError(`${sc.file}: traffic source "tpt_lookups" needs block tpt, not ${block.manifest.block}`);
+  const params = Object.fromEntries(Object.entries(TPT_PARAM_NAMES).map(([k, name]) => [k, block.params[name]!])) as unknown as TptParams;
+  const traffic = tptTraffic({ seed: sc.seed, lookups: t.lookups, params, meanGap: t.meanGap });
+  const oracle = new TptOracle(traffic);
+  return {
+    totalInputs: traffic.config.length + traffic.requests.length,
+    stimulus: () => tptStimulus(traffic),
+    output: (port, txn) => oracle.output(port, txn),
+    finish: (wires) => {
+      const tpt = oracle.report(wires);
+      return { tpt, failures: sc.checks.includes("tpt_oracle") ? tpt.failures : [] };
+    },
+  };
+}
+
 const PLANS: Record<Traffic["source"], (sc: Scenario, block: ResolvedBlock, clockMhz: number) => TrafficPlan> = {
   roce_frames: framesPlan,
   pcap: framesPlan,
   gateway: gatewayPlan,
   doorbells: doorbellPlan,
+  tpt_lookups: tptPlan,
 };
 
 export function createPlan(sc: Scenario, block: ResolvedBlock, clockMhz: number): TrafficPlan {

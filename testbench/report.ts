@@ -67,6 +67,13 @@ export function formatSummary(r: RunResult): string {
     if (r.status.firstFailure) out.push(`    first: ${r.status.firstFailure}`);
   }
   if (r.lineRate) out.push("", formatLineRate(r.lineRate));
+  if (r.tpt) {
+    const t = r.tpt;
+    out.push(`  tpt_oracle: ${t.failures.length ? "FAIL" : "PASS"} — ${t.lookups} lookups (${Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(", ")})`);
+    out.push(`  MPT cache hit rate ${(100 * t.hitRate).toFixed(1)}% (stat_hits / stat_lookups)`);
+    out.push(`  latency from offer to last response beat, queueing included: cached regions p50/p99 ${t.latency.hot.p50}/${t.latency.hot.p99} cycles, cold regions ${t.latency.cold.p50}/${t.latency.cold.p99} cycles`);
+    for (const f of t.failures) out.push(`    ${f}`);
+  }
   if (r.doorbells) {
     const d = r.doorbells;
     out.push(`  doorbell_oracle: ${d.failures.length ? "FAIL" : "PASS"} — ${d.doorbells} doorbells (${Object.entries(d.verdicts).map(([k, v]) => `${k} ${v}`).join(", ")}); ${d.fetches} fetches, ${d.cqUpdates} CQ updates, ${d.coalesced} coalesced`);

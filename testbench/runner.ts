@@ -22,6 +22,7 @@ import { CaptureSet } from "./capture.ts";
 import type { StatusCheckReport } from "./checks.ts";
 import type { DoorbellOracleReport } from "./doorbell-oracle.ts";
 import type { LineRateReport } from "./line-rate.ts";
+import type { TptOracleReport } from "./tpt-oracle.ts";
 import { createPlan } from "./plans.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -46,6 +47,7 @@ export interface RunResult {
   status?: StatusCheckReport;
   lineRate?: LineRateReport;
   doorbells?: DoorbellOracleReport;
+  tpt?: TptOracleReport;
   /** output transactions and bytes, and the cycles of the first and last */
   outputs: { transactions: number; bytes: number; firstCycle: number; lastCycle: number };
   captures?: { path: string; packets: number }[];
@@ -185,6 +187,7 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
   if (planned.status) result.status = planned.status;
   if (planned.lineRate) result.lineRate = planned.lineRate;
   if (planned.doorbells) result.doorbells = planned.doorbells;
+  if (planned.tpt) result.tpt = planned.tpt;
   result.failures.push(...planned.failures);
   if (result.failures.length) result.verdict = "FAIL";
   return result;

@@ -69,10 +69,18 @@ export interface DoorbellTrafficSpec {
   gapMax: number;
 }
 
-export type Traffic = RoceFramesTraffic | PcapTraffic | GatewayTrafficSpec | DoorbellTrafficSpec;
+export interface TptTrafficSpec {
+  source: "tpt_lookups";
+  /** lookups in total: hits, misses, multi-page, and every kind of fault */
+  lookups: number;
+  /** mean idle cycles between lookups (0: back to back) */
+  meanGap: number;
+}
 
-export const CHECKS = ["content", "timing", "icrc_status", "line_rate", "doorbell_oracle"] as const;
-export const TRAFFIC_SOURCES = ["roce_frames", "pcap", "gateway", "doorbells"] as const;
+export type Traffic = RoceFramesTraffic | PcapTraffic | GatewayTrafficSpec | DoorbellTrafficSpec | TptTrafficSpec;
+
+export const CHECKS = ["content", "timing", "icrc_status", "line_rate", "doorbell_oracle", "tpt_oracle"] as const;
+export const TRAFFIC_SOURCES = ["roce_frames", "pcap", "gateway", "doorbells", "tpt_lookups"] as const;
 export type CheckName = (typeof CHECKS)[number];
 
 export interface Sweep {
@@ -114,6 +122,11 @@ function fraction(v: YamlValue | undefined, dflt: number): number {
 function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
   const m = v.map();
   const source = m.req("source").oneOf(TRAFFIC_SOURCES);
+  if (source === "tpt_lookups") {
+    const t: TptTrafficSpec = { source, lookups: m.req("lookups").int(100, 10_000_000), meanGap: m.opt("mean_gap")?.num() ?? 0 };
+    m.done();
+    return t;
+  }
   if (source === "doorbells") {
     const t: DoorbellTrafficSpec = {
       source,

@@ -1,0 +1,406 @@
+/**
+ * The TypeScript twin of rtl-models/tpt: same response transactions, bytes and cycles as
+ * the RTL with m_resp always ready, and the same counters. Micro-architecture and timing
+ * rules: README.md and the header of tpt.sv. In short, for lookup i:
+ *
+ *   a  accept     = max(startCycle, cycle offered, d[i-1])           (s_req handshake)
+ *   x  probe      = max(a + 1, h[i-1])    stage A reads the cache (and sees s_cfg writes < x)
+ *      miss:  fill at f = x + MISS_LATENCY (reads the MPT table, writes < f), re-probe at
+ *             max(f + 1, h[i-1]); an MPT write at f or later drops the line again
+ *   d  A → B      = the probe that hit (or a key index beyond the table: no probe needed)
+ *      B reads MTT page k at d + 1 + k (writes < that cycle), n = max(1, pages) cycles
+ *   h  B → C      = max(d + n, e[i-1]); counters count at h
+ *   response beats h + 1 .. e = h + max(1, nseg)
+ *
+ * The twin is event-driven: work per lookup (a few probes at most), never per cycle. An
+ * event at cycle c is only resolved once runUntil(T > c) says every s_cfg write before c
+ * is known; a lookup whose next event lies beyond T waits in `cur`.
+ */
+import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
+import { ACCESS_ALL, decodeMpt, MPT_LOG2_PAGE_MAX, MPT_LOG2_PAGE_MIN, MptState, TPT_CFG_HEADER_BYTES, TptCfgHeaderLayout, TptCfgOp } from "../formats/index.ts";
+import {
+  resolveTptParams, TPT_REQ_BYTES, TPT_RESP_BEAT_BYTES, TptFault, TptRequestLayout, TptRespBeatLayout, type TptParams,
+} from "./tpt-format.ts";
+
+const IN_CFG = "s_cfg";
+const IN_REQ = "s_req";
+const OUT_RESP = "m_resp";
+const TWO32 = 0x1_0000_0000;
+
+/** An MPT table entry as the block holds it; immutable (the cache keeps references). */
+interface Entry {
+  usable: boolean;
+  variant: number;
+  pd: number;
+  access: number;
+  ps: number;
+  /** start, as high and low 32-bit halves (64-bit values are kept as number pairs: no bigint on the hot path) */
+  sHi: number;
+  sLo: number;
+  /** start + length, exact: eHi may reach 2^33 - 1 (65-bit arithmetic) */
+  eHi: number;
+  eLo: number;
+  mttBase: number;
+}
+
+const DEAD: Entry = { usable: false, variant: 0, pd: 0, access: 0, ps: 12, sHi: 0, sLo: 0, eHi: 0, eLo: 0, mttBase: 0 };
+
+interface Cfg {
+  /** handshake cycle */
+  w: number;
+  data: Uint8Array;
+}
+
+interface Req {
+  tag: number;
+  access: number;
+  key: number;
+  pd: number;
+  vaHi: number;
+  vaLo: number;
+  len: number;
+  /** accept cycle */
+  a: number;
+}
+
+const enum Phase {
+  Probe,
+  Fill,
+  Translate,
+}
+
+interface Cur {
+  req: Req;
+  phase: Phase;
+  /** cycle of the next event (probe, fill) or, in Translate, the A → B handoff d */
+  at: number;
+  /** 0 no probe, 1 first probe hit, 2 first probe missed */
+  kind: 0 | 1 | 2;
+  fault: number;
+  nseg: number;
+  mttIdx0: number;
+  off0: number;
+  ps: number;
+}
+
+/** Offsets of the request fields, taken from the layout once. */
+const RQ = {
+  tag: TptRequestLayout.field("tag").byteOffset,
+  access: TptRequestLayout.field("access").byteOffset,
+  key: TptRequestLayout.field("key").byteOffset,
+  pd: TptRequestLayout.field("pd").byteOffset,
+  va: TptRequestLayout.field("va").byteOffset,
+  len: TptRequestLayout.field("len").byteOffset,
+};
+const RS = {
+  tag: TptRespBeatLayout.field("tag").byteOffset,
+  fault: TptRespBeatLayout.field("fault").byteOffset,
+  nseg: TptRespBeatLayout.field("nseg").byteOffset,
+  addr: TptRespBeatLayout.field("addr").byteOffset,
+  len: TptRespBeatLayout.field("len").byteOffset,
+};
+
+export interface TptCounters {
+  stat_lookups: number;
+  stat_hits: number;
+  stat_misses: number;
+  stat_faults: number;
+}
+
+export class TptTwin implements BlockTwin {
+  readonly block = "tpt";
+  readonly params: TptParams;
+  private now = 0;
+
+  // tables (state as of the last applied s_cfg write)
+  private readonly mpt: Entry[];
+  /** MTT page addresses, high and low halves */
+  private readonly mttHi: Uint32Array;
+  private readonly mttLo: Uint32Array;
+  private readonly mttPresent: Uint8Array;
+  /** stage B's segment buffer (the last translation) */
+  private readonly segHi: Uint32Array;
+  private readonly segLo: Uint32Array;
+  private readonly segLen: Uint32Array;
+  /** cache line → MPT index held (-1: invalid) */
+  private readonly cTag: Int32Array;
+  private readonly cEntry: Entry[];
+
+  private readonly cfgQ: Cfg[] = [];
+  private cfgHead = 0;
+  private lastCfgW = -1;
+  private readonly reqQ: Req[] = [];
+  private reqHead = 0;
+  private lastReqStart = 0;
+  private lastCfgStart = 0;
+  private cur: Cur | null = null;
+
+  /** previous lookup: A → B handoff, B → C handoff, last response beat */
+  private dPrev = -1;
+  private hPrev = -1;
+  private ePrev = -1;
+
+  private readonly done: StreamTransaction[] = [];
+  private doneHead = 0;
+  /** counter events (cycle h, what) not yet visible at `now` */
+  private readonly statQ: { h: number; kind: number; fault: boolean }[] = [];
+  private statHead = 0;
+  private readonly counters: TptCounters = { stat_lookups: 0, stat_hits: 0, stat_misses: 0, stat_faults: 0 };
+
+  constructor(params: Partial<TptParams> = {}) {
+    this.params = resolveTptParams(params);
+    const p = this.params;
+    this.mpt = new Array<Entry>(p.mptEntries).fill(DEAD);
+    this.mttHi = new Uint32Array(p.mttEntries);
+    this.mttLo = new Uint32Array(p.mttEntries);
+    this.mttPresent = new Uint8Array(p.mttEntries);
+    this.segHi = new Uint32Array(p.maxSegments);
+    this.segLo = new Uint32Array(p.maxSegments);
+    this.segLen = new Uint32Array(p.maxSegments);
+    this.cTag = new Int32Array(p.cacheEntries).fill(-1);
+    this.cEntry = new Array<Entry>(p.cacheEntries).fill(DEAD);
+  }
+
+  offer(port: string, txn: StreamTransaction): void {
+    if (port === IN_CFG) {
+      if (txn.startCycle < this.lastCfgStart) throw new Error(`tpt twin: ${IN_CFG} startCycle ${txn.startCycle} is before the previous ${this.lastCfgStart}`);
+      if (txn.data.length < TPT_CFG_HEADER_BYTES || txn.data.length > 40) {
+        throw new Error(`tpt twin: an ${IN_CFG} transaction is one beat of 8..40 bytes, got ${txn.data.length}`);
+      }
+      this.lastCfgStart = txn.startCycle;
+      const w = Math.max(txn.startCycle, this.now, this.lastCfgW + 1);
+      this.lastCfgW = w;
+      this.cfgQ.push({ w, data: txn.data });
+    } else if (port === IN_REQ) {
+      if (txn.startCycle < this.lastReqStart) throw new Error(`tpt twin: ${IN_REQ} startCycle ${txn.startCycle} is before the previous ${this.lastReqStart}`);
+      if (txn.data.length !== TPT_REQ_BYTES) throw new Error(`tpt twin: an ${IN_REQ} transaction is one ${TPT_REQ_BYTES}-byte beat, got ${txn.data.length} bytes`);
+      this.lastReqStart = txn.startCycle;
+      const d = txn.data;
+      this.reqQ.push({
+        tag: (d[RQ.tag] << 8) | d[RQ.tag + 1],
+        access: d[RQ.access],
+        key: be32(d, RQ.key),
+        pd: (d[RQ.pd] << 16) | (d[RQ.pd + 1] << 8) | d[RQ.pd + 2],
+        vaHi: be32(d, RQ.va),
+        vaLo: be32(d, RQ.va + 4),
+        len: be32(d, RQ.len),
+        // accept cycle: resolved below when the lookup reaches stage A (needs d[i-1]);
+        // the earliest the shim can drive it is max(startCycle, now)
+        a: Math.max(txn.startCycle, this.now),
+      });
+    } else {
+      throw new Error(`tpt twin: no input stream port "${port}" (input ports: ${IN_CFG}, ${IN_REQ})`);
+    }
+  }
+
+  runUntil(cycle: number): void {
+    if (cycle <= this.now) return;
+    const T = cycle;
+    for (;;) {
+      let c = this.cur;
+      if (c === null) {
+        if (this.reqHead === this.reqQ.length) break;
+        const req = this.reqQ[this.reqHead++];
+        req.a = Math.max(req.a, this.dPrev);
+        c = this.cur = { req, phase: Phase.Probe, at: Math.max(req.a + 1, this.hPrev), kind: 0, fault: 0, nseg: 0, mttIdx0: 0, off0: 0, ps: 12 };
+        if (this.reqHead > 4096) { this.reqQ.splice(0, this.reqHead); this.reqHead = 0; }
+      }
+      if (c.phase === Phase.Probe) {
+        if (c.at >= T) break;
+        this.applyCfgBefore(c.at);
+        const idx = c.req.key >>> 8;
+        if (idx >= this.params.mptEntries) {
+          c.fault = TptFault.invalidKey;
+        } else {
+          const line = idx & (this.params.cacheEntries - 1);
+          if (this.cTag[line] !== idx) {
+            if (c.kind === 0) c.kind = 2;
+            c.phase = Phase.Fill;
+            c.at += this.params.missLatency;
+            continue;
+          }
+          if (c.kind === 0) c.kind = 1;
+          this.check(c, this.cEntry[line]);
+        }
+        c.phase = Phase.Translate;
+        continue;
+      }
+      if (c.phase === Phase.Fill) {
+        if (c.at >= T) break;
+        this.applyCfgBefore(c.at);
+        const idx = c.req.key >>> 8;
+        const line = idx & (this.params.cacheEntries - 1);
+        this.cTag[line] = idx;
+        this.cEntry[line] = this.mpt[idx];
+        c.phase = Phase.Probe;
+        c.at = Math.max(c.at + 1, this.hPrev);
+        continue;
+      }
+      // Translate: B reads the MTT at d + 1 .. d + nseg
+      const d = c.at;
+      const reads = c.fault === TptFault.ok ? c.nseg : 0;
+      if (d + reads >= T) break;
+      if (reads > 0 && !this.translate(c, d)) c.fault = TptFault.translationFault;
+      const h = Math.max(d + Math.max(1, reads), this.ePrev);
+      const faulted = c.fault !== TptFault.ok;
+      const nseg = faulted ? 0 : c.nseg;
+      const beats = Math.max(1, nseg);
+      const data = new Uint8Array(beats * TPT_RESP_BEAT_BYTES);
+      for (let k = 0; k < beats; k++) {
+        const o = k * TPT_RESP_BEAT_BYTES;
+        data[o + RS.tag] = c.req.tag >>> 8;
+        data[o + RS.tag + 1] = c.req.tag;
+        data[o + RS.fault] = c.fault;
+        data[o + RS.nseg] = nseg;
+        if (nseg > 0) {
+          put32(data, o + RS.addr, this.segHi[k]);
+          put32(data, o + RS.addr + 4, this.segLo[k]);
+          put32(data, o + RS.len, this.segLen[k]);
+        }
+      }
+      this.done.push({ data, user: {}, startCycle: h + 1, endCycle: h + beats });
+      this.statQ.push({ h, kind: c.kind, fault: faulted });
+      this.dPrev = d;
+      this.hPrev = h;
+      this.ePrev = h + beats;
+      this.cur = null;
+    }
+    this.now = cycle;
+  }
+
+  take(port: string): StreamTransaction[] {
+    if (port !== OUT_RESP) throw new Error(`tpt twin: no output stream port "${port}" (output ports: ${OUT_RESP})`);
+    let n = this.doneHead;
+    while (n < this.done.length && this.done[n].endCycle < this.now) n++;
+    const out = this.done.slice(this.doneHead, n);
+    this.doneHead = n;
+    if (n > 4096) { this.done.splice(0, n); this.doneHead = 0; }
+    return out;
+  }
+
+  wires(): Record<string, number> {
+    const q = this.statQ;
+    const s = this.counters;
+    while (this.statHead < q.length && q[this.statHead].h < this.now) {
+      const e = q[this.statHead++];
+      s.stat_lookups = (s.stat_lookups + 1) >>> 0;
+      if (e.kind === 1) s.stat_hits = (s.stat_hits + 1) >>> 0;
+      if (e.kind === 2) s.stat_misses = (s.stat_misses + 1) >>> 0;
+      if (e.fault) s.stat_faults = (s.stat_faults + 1) >>> 0;
+    }
+    if (this.statHead > 4096) { q.splice(0, this.statHead); this.statHead = 0; }
+    return { ...s };
+  }
+
+  // ---- internals -------------------------------------------------------------------
+
+  /** applies every s_cfg write that handshook before `cycle` */
+  private applyCfgBefore(cycle: number): void {
+    const q = this.cfgQ;
+    while (this.cfgHead < q.length && q[this.cfgHead].w < cycle) {
+      this.applyCfg(q[this.cfgHead++].data);
+    }
+    if (this.cfgHead > 4096) { q.splice(0, this.cfgHead); this.cfgHead = 0; }
+  }
+
+  private applyCfg(b: Uint8Array): void {
+    const op = TptCfgHeaderLayout.get(b, 0, "op");
+    const index = TptCfgHeaderLayout.get(b, 0, "index");
+    const p = this.params;
+    if (op === TptCfgOp.mptWrite || op === TptCfgOp.mptInvalidate) {
+      if (index >= p.mptEntries) return;
+      if (op === TptCfgOp.mptWrite) {
+        if (b.length < TPT_CFG_HEADER_BYTES + 32) throw new Error(`tpt twin: an MPT write needs 40 bytes, got ${b.length}`);
+        const e = decodeMpt(b, TPT_CFG_HEADER_BYTES);
+        const end = e.start + e.length;
+        this.mpt[index] = {
+          usable: e.state === MptState.valid && e.log2PageSize >= MPT_LOG2_PAGE_MIN && e.log2PageSize <= MPT_LOG2_PAGE_MAX,
+          variant: e.variant,
+          pd: e.pd,
+          access: e.access,
+          ps: e.log2PageSize,
+          sHi: Number(e.start >> 32n),
+          sLo: Number(e.start & 0xffffffffn),
+          eHi: Number(end >> 32n),
+          eLo: Number(end & 0xffffffffn),
+          mttBase: e.mttBase,
+        };
+      } else {
+        this.mpt[index] = DEAD;
+      }
+      // the cache line of this index is dropped, whatever it holds
+      this.cTag[index & (p.cacheEntries - 1)] = -1;
+    } else if (op === TptCfgOp.mttWrite) {
+      if (index >= p.mttEntries) return;
+      if (b.length < TPT_CFG_HEADER_BYTES + 8) throw new Error(`tpt twin: an MTT write needs 16 bytes, got ${b.length}`);
+      const dv = new DataView(b.buffer, b.byteOffset + TPT_CFG_HEADER_BYTES, 8);
+      const lo = dv.getUint32(4);
+      this.mttHi[index] = dv.getUint32(0);
+      this.mttLo[index] = lo & ~0xfff;
+      this.mttPresent[index] = lo & 1;
+    }
+  }
+
+  /** stage A's checks against an MPT entry, in fault-table order */
+  private check(c: Cur, e: Entry): void {
+    const r = c.req;
+    if (!e.usable) { c.fault = TptFault.invalidKey; return; }
+    if ((r.key & 0xff) !== e.variant) { c.fault = TptFault.staleKey; return; }
+    if (r.pd !== e.pd) { c.fault = TptFault.pdViolation; return; }
+    if ((r.access & ~e.access & 0xff) !== 0 || (r.access & ~ACCESS_ALL) !== 0) { c.fault = TptFault.accessViolation; return; }
+    // end of the request, exact 65-bit: (endHi, endLo), endHi ≤ 2^32
+    const lo = r.vaLo + r.len;
+    const endLo = lo % TWO32;
+    const endHi = r.vaHi + (lo - endLo) / TWO32;
+    const before = r.vaHi < e.sHi || (r.vaHi === e.sHi && r.vaLo < e.sLo);
+    const pastEnd = endHi > e.eHi || (endHi === e.eHi && endLo > e.eLo);
+    const wraps = endHi > TWO32 || (endHi === TWO32 && endLo > 0);
+    if (before || pastEnd || wraps) { c.fault = TptFault.boundsViolation; return; }
+    const ps = e.ps;
+    const pageSize = 2 ** ps;
+    const off0 = r.vaLo % pageSize;
+    const nseg = r.len === 0 ? 0 : Math.floor((off0 + r.len - 1) / pageSize) + 1;
+    if (nseg > this.params.maxSegments) { c.fault = TptFault.tooManySegments; return; }
+    c.fault = TptFault.ok;
+    c.nseg = nseg;
+    c.off0 = off0;
+    c.ps = ps;
+    // (va >> ps) - (start >> ps) < 2^52: exact in a double
+    const scale = 2 ** (32 - ps);
+    c.mttIdx0 = e.mttBase + (r.vaHi * scale + Math.floor(r.vaLo / pageSize)) - (e.sHi * scale + Math.floor(e.sLo / pageSize));
+  }
+
+  /** stage B: MTT page k read at cycle d + 1 + k; null on a translation fault */
+  private translate(c: Cur, d: number): boolean {
+    const hi = this.segHi;
+    const lo = this.segLo;
+    const len = this.segLen;
+    let ok = true;
+    let rem = c.req.len;
+    const pageSize = 2 ** c.ps;
+    for (let k = 0; k < c.nseg; k++) {
+      this.applyCfgBefore(d + 1 + k);
+      const i = c.mttIdx0 + k;
+      if (i >= this.params.mttEntries || this.mttPresent[i] === 0) { ok = false; continue; }
+      const off = k === 0 ? c.off0 : 0;
+      const l = Math.min(rem, pageSize - off);
+      rem -= l;
+      const a = this.mttLo[i] + off;
+      lo[k] = a >>> 0;
+      hi[k] = (this.mttHi[i] + (a >= TWO32 ? 1 : 0)) >>> 0;
+      len[k] = l;
+    }
+    return ok;
+  }
+}
+
+function be32(b: Uint8Array, p: number): number {
+  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
+function put32(b: Uint8Array, p: number, v: number): void {
+  b[p] = v >>> 24;
+  b[p + 1] = v >>> 16;
+  b[p + 2] = v >>> 8;
+  b[p + 3] = v;
+}

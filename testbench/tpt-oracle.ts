@@ -1,0 +1,68 @@
+/**
+ * The tpt_oracle check: each lookup's answer (fault, or the physical segments) against
+ * what the traffic generator registered — computed from its own bookkeeping, not the
+ * twin. Also the figures the TPT is judged by: hit rate and miss latency.
+ */
+import type { StreamTransaction } from "../core/block.ts";
+import { Histogram } from "../core/stats.ts";
+import { decodeResponse, faultName } from "../hca/index.ts";
+import type { TptTraffic } from "./traffic/tpt-traffic.ts";
+
+export interface TptOracleReport {
+  lookups: number;
+  faults: Record<string, number>;
+  hitRate: number;
+  /** response latency [cycles] of lookups of regions the generator expects cached vs cold */
+  latency: { hot: { p50: number; p99: number }; cold: { p50: number; p99: number } };
+  /** cold p50 − hot p50 [cycles] */
+  missPenaltyCycles: number;
+  failures: string[];
+}
+
+export class TptOracle {
+  private next = 0;
+  private readonly faults: Record<string, number> = {};
+  private readonly hot = new Histogram("hot");
+  private readonly cold = new Histogram("cold");
+  private readonly failures: string[] = [];
+
+  constructor(private readonly t: TptTraffic) {}
+
+  output(port: string, txn: StreamTransaction): void {
+    if (port !== "m_resp") return;
+    const i = this.next++;
+    const want = this.t.requests[i];
+    const got = decodeResponse(txn.data);
+    const name = faultName(got.fault);
+    this.faults[name] = (this.faults[name] ?? 0) + 1;
+    if (!want) return this.fail(`response #${i} for a lookup the source never made`);
+    const latency = txn.endCycle - want.txn.startCycle;
+    if (want.kind === "hot") this.hot.record(latency);
+    if (want.kind === "cold") this.cold.record(latency);
+    if (got.fault !== want.expected.fault) {
+      return this.fail(`lookup #${i} (${want.kind}): expected ${faultName(want.expected.fault)}, got ${name}`);
+    }
+    const segs = want.expected.segments ?? [];
+    if (got.fault === 0 && (segs.length !== got.segments.length || segs.some((s, k) => s.addr !== got.segments[k]!.addr || s.len !== got.segments[k]!.len))) {
+      this.fail(`lookup #${i} (${want.kind}): segments ${JSON.stringify(got.segments, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v))} differ from the registered pages`);
+    }
+  }
+
+  private fail(msg: string): void {
+    if (this.failures.length < 10) this.failures.push(msg);
+  }
+
+  report(wires: Record<string, number>): TptOracleReport {
+    if (this.next !== this.t.requests.length) this.fail(`${this.next} responses for ${this.t.requests.length} lookups`);
+    const pct = (h: Histogram) => (h.count ? { p50: h.p50, p99: h.p99 } : { p50: 0, p99: 0 });
+    const lookups = wires.stat_lookups ?? this.next;
+    return {
+      lookups: this.next,
+      faults: { ...this.faults },
+      hitRate: lookups ? (wires.stat_hits ?? 0) / lookups : 0,
+      latency: { hot: pct(this.hot), cold: pct(this.cold) },
+      missPenaltyCycles: this.cold.count && this.hot.count ? this.cold.p50 - this.hot.p50 : 0,
+      failures: [...this.failures],
+    };
+  }
+}
