@@ -3,3 +3,4 @@ export * from "./keys.ts";
 export * from "./mpt.ts";
 export * from "./mtt.ts";
 export * from "./tpt-cfg.ts";
+export * from "./wqe.ts";

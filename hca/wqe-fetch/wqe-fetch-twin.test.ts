@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { WqeError } from "../formats/wqe.ts";
+import { generateWqeFetchTraffic, wqeFetchStimulus, type ExpectedWqe, type WqeFetchTrafficConfig } from "../../testbench/traffic/wqe-fetch-traffic.ts";
+import { DataSeg } from "../formats/wqe.ts";
+import { WorkRequest, WqeFetchError, WqeFetchTwin, WR_HEADER_BYTES } from "./index.ts";
+
+const BASE: WqeFetchTrafficConfig = { seed: 3, fetches: 600, qps: 10, stale: 0.06, malformed: 0.05 };
+
+function run(cfg: WqeFetchTrafficConfig, skipOwnerCheck = false) {
+  const t = generateWqeFetchTraffic(cfg);
+  const twin = new WqeFetchTwin({ ...t.params, skipOwnerCheck });
+  for (const { port, txn } of wqeFetchStimulus(t)) twin.offer(port, txn);
+  twin.runUntil((t.cpl.at(-1)?.startCycle ?? 0) + 1000);
+  return { t, twin };
+}
+
+/** the twin's outputs, merged back into read order by (qpn, kind, index) sequence */
+function observed(twin: WqeFetchTwin): ExpectedWqe[] {
+  const wrs = twin.take("m_wr").map((x) => ({ c: x.startCycle, r: WorkRequest.decode(x.data), raw: x.data }));
+  const errs = twin.take("m_err").map((x) => ({ c: x.startCycle, e: WqeFetchError.decode(x.data) }));
+  const all: { c: number; v: ExpectedWqe }[] = [];
+  for (const { c, r, raw } of wrs) {
+    const p = raw.subarray(WR_HEADER_BYTES);
+    const sgl = Array.from({ length: r.nsge }, (_, i) => ({ length: DataSeg.get(p, i * 16, "byteCount"), lkey: DataSeg.get(p, i * 16, "lkey"), addr: DataSeg.getBig(p, i * 16, "addr") }));
+    all.push({ c, v: { qpn: r.qpn, kind: r.kind, index: r.index, ok: true, opcode: r.opcode, flags: r.flags, imm: r.imm, raddr: r.raddr, rkey: r.rkey, swapAdd: r.swapAdd, compare: r.compare, sgl, ...(r.flags & 8 ? { inline: p.slice(0, r.inlineBytes) } : {}) } });
+  }
+  for (const { c, e } of errs) all.push({ c, v: { qpn: e.qpn, kind: e.kind, index: e.index, ok: false, reason: e.reason } });
+  return all.sort((a, b) => a.c - b.c).map((x) => x.v);
+}
+
+describe("wqe_fetch twin", () => {
+  it("emits every WQE's parsed WR or error, in read (hence per-QP) order, as the oracle expects", () => {
+    const { t, twin } = run(BASE);
+    expect(t.counts.staleOwner).toBeGreaterThan(20);
+    expect(t.counts.malformed).toBeGreaterThan(20);
+    const w = twin.wires();
+    const got = observed(twin);
+    expect(got.length).toBe(t.expected.length);
+    expect(got).toEqual(t.expected);
+    expect(w.stat_reads).toBe(t.expected.length);
+    expect(w.stat_fetches).toBe(t.fetch.length);
+    expect(w.stat_err_owner).toBe(t.counts.staleOwner);
+    expect(w.stat_wrs).toBe(t.counts.wrs);
+  });
+
+  it("handles every TAGS setting with completions early and late", () => {
+    for (const tags of [4, 16]) for (const latency of [1, 200]) {
+      const { t, twin } = run({ ...BASE, seed: tags + latency, fetches: 200, params: { tags }, latency });
+      expect(observed(twin)).toEqual(t.expected);
+    }
+  });
+
+  it("security: a WQE with a stale owner bit is never emitted as a work request (fails without the check)", () => {
+    const { t, twin } = run(BASE);
+    const staleIdx = t.expected.filter((e) => !e.ok && e.reason === WqeError.staleOwner);
+    expect(staleIdx.length).toBeGreaterThan(0);
+    const wrs = twin.take("m_wr");
+    expect(wrs.length).toBe(t.counts.wrs);
+    const bad = run(BASE, true);
+    expect(observed(bad.twin)).not.toEqual(bad.t.expected);
+    expect(bad.twin.wires().stat_err_owner).toBe(0);
+  });
+});
