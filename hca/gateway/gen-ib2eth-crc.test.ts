@@ -6,7 +6,7 @@ import { Bth } from "../headers/bth.ts";
 import { Deth } from "../headers/deth.ts";
 import { Ipoib } from "../headers/ipoib.ts";
 import { Lrh } from "../headers/lrh.ts";
-import { apply, beatStep, compose, identity, invert, parity32, power, zeroByteMatrix } from "../icrc/crc-matrix.ts";
+import { apply, applyRows, beatStep, bytesToBigLE, compose, identity, invert, power, zeroByteMatrix } from "../icrc/crc-matrix.ts";
 import { appendIbCrcs, checkIbIcrc, checkVcrc, vcrc, VCRC_RESIDUE, vcrcUpdate } from "../ib/index.ts";
 import {
   I2E_DATA_BYTES,
@@ -27,24 +27,6 @@ describe("rtl-models/gateway/gateway_ib2eth_crc.svh", () => {
   });
 });
 
-function toBig(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
-  return v;
-}
-
-function parityBig(x: bigint): number {
-  let p = 0;
-  for (; x; x >>= 32n) p ^= parity32(Number(x & 0xffffffffn));
-  return p;
-}
-
-function rowsTerm(rows: bigint[], d: bigint): number {
-  let r = 0;
-  rows.forEach((row, o) => (r |= parityBig(d & row) << o));
-  return r >>> 0;
-}
-
 /**
  * The RTL's input-side algorithm with the generated constants: both CRCs over the whole
  * packet in full-width beats (variant bits set for the CRC-32, lanes past tkeep zeroed),
@@ -54,7 +36,7 @@ function rtlChecks(packet: Uint8Array, db: number): { icrcOk: boolean; vcrcOk: b
   const k = ib2ethRtlConstants();
   const s32 = beatStep(db);
   const s16 = vcrcBeatStep(db);
-  const variant = toBig(k.variant);
+  const variant = bytesToBigLE(k.variant);
   const w = BigInt(db * 8);
   const beats = Math.max(1, Math.ceil(packet.length / db));
   let c32 = 0xffffffff;
@@ -64,10 +46,10 @@ function rtlChecks(packet: Uint8Array, db: number): { icrcOk: boolean; vcrcOk: b
     beat.set(packet.subarray(b * db, Math.min(packet.length, (b + 1) * db)));
     const valid = Math.min(db, packet.length - b * db);
     const keep = (1n << BigInt(valid * 8)) - 1n;
-    const d = toBig(beat) & keep;
+    const d = bytesToBigLE(beat) & keep;
     const v = (variant >> (BigInt(b) * w)) & keep;
-    c32 = (apply(s32.state, c32) ^ rowsTerm(s32.data, d | v)) >>> 0;
-    c16 = (apply(s16.state, c16) ^ rowsTerm(s16.data, d)) & 0xffff;
+    c32 = (apply(s32.state, c32) ^ applyRows(s32.data, d | v)) >>> 0;
+    c16 = (apply(s16.state, c16) ^ applyRows(s16.data, d)) & 0xffff;
   }
   const trailing = beats * db - packet.length;
   k.crc32Unshift.forEach((m, i) => {
@@ -78,7 +60,7 @@ function rtlChecks(packet: Uint8Array, db: number): { icrcOk: boolean; vcrcOk: b
   });
   const n = packet.length;
   const vBytes = BigInt(packet[n - 2] | (packet[n - 1] << 8));
-  const syndrome = rowsTerm(k.icrcSyndrome, (vBytes << 32n) | BigInt(c32));
+  const syndrome = applyRows(k.icrcSyndrome, (vBytes << 32n) | BigInt(c32));
   return { icrcOk: syndrome === k.icrcResidue, vcrcOk: c16 === k.vcrcResidue };
 }
 
@@ -91,7 +73,7 @@ function rtlFcs(frame: Uint8Array, db: number): number {
   for (let b = 0; b < beats; b++) {
     const beat = new Uint8Array(db);
     beat.set(frame.subarray(b * db, Math.min(frame.length, (b + 1) * db)));
-    c = (apply(s32.state, c) ^ rowsTerm(s32.data, toBig(beat))) >>> 0;
+    c = (apply(s32.state, c) ^ applyRows(s32.data, bytesToBigLE(beat))) >>> 0;
   }
   const trailing = beats * db - frame.length;
   k.crc32Unshift.forEach((m, i) => {
@@ -124,7 +106,7 @@ describe("CRC-16/0x100B matrices (the VCRC of hca/ib)", () => {
       for (let t = 0; t < 8; t++) {
         const s = p.u32() & 0xffff;
         const beat = p.bytes(db);
-        expect((apply(state, s) ^ rowsTerm(data, toBig(beat))) & 0xffff, `width ${db}`).toBe(vcrcUpdate(s, beat));
+        expect((apply(state, s) ^ applyRows(data, bytesToBigLE(beat))) & 0xffff, `width ${db}`).toBe(vcrcUpdate(s, beat));
       }
     }
   });

@@ -101,3 +101,24 @@ export function beatStep(dataBytes: number): { state: Matrix32; data: bigint[] }
   }
   return { state, data };
 }
+
+/** A little-endian byte string as one wide vector: byte i in bits [8i, 8i+8), as the RTL packs tdata. */
+export function bytesToBigLE(bytes: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
+  return v;
+}
+
+/** parity of a vector of any width */
+export function parityBig(x: bigint): number {
+  let p = 0;
+  for (; x; x >>= 32n) p ^= parity32(Number(x & 0xffffffffn));
+  return p;
+}
+
+/** output bit o = parity(d & rows[o]): the masked reduction XOR the RTL computes */
+export function applyRows(rows: readonly bigint[], d: bigint): number {
+  let r = 0;
+  rows.forEach((row, o) => (r |= parityBig(d & row) << o));
+  return r >>> 0;
+}

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { crc32Update } from "../../core/crc.ts";
 import { Prng } from "../../core/prng.ts";
-import { apply, beatStep, compose, identity, invert, parity32, power, zeroByteMatrix } from "./crc-matrix.ts";
+import { apply, applyRows, beatStep, bytesToBigLE, compose, identity, invert, power, zeroByteMatrix } from "./crc-matrix.ts";
 import { ICRC_DATA_BYTES, ICRC_INCLUDE_FILE, icrcRtlConstants, renderIcrcInclude } from "./gen-crc-masks.ts";
 import { computeIcrc, ICRC_RESIDUE } from "./icrc.ts";
 
@@ -61,8 +61,8 @@ function rtlRegister(frame: Uint8Array, db: number): number {
     const window = (m: bigint) => (m >> (BigInt(b) * w)) & ((1n << w) - 1n);
     const valid = Math.min(db, frame.length - b * db);
     const keep = (1n << BigInt(valid * 8)) - 1n;
-    const d = ((toBig(beat) | window(variant)) & ~window(k.uncovered)) & keep;
-    crc = (apply(state, crc) ^ dataTermBig(data, d)) >>> 0;
+    const d = ((bytesToBigLE(beat) | window(variant)) & ~window(k.uncovered)) & keep;
+    crc = (apply(state, crc) ^ applyRows(data, d)) >>> 0;
   }
   const trailing = beats * db - frame.length;
   k.unshift.forEach((m, i) => {
@@ -88,24 +88,6 @@ describe("the RTL algorithm with the generated constants", () => {
   }
 });
 
-function toBig(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
-  return v;
-}
-
-function parityBig(x: bigint): number {
-  let p = 0;
-  for (; x; x >>= 32n) p ^= parity32(Number(x & 0xffffffffn));
-  return p;
-}
-
-function dataTermBig(rows: bigint[], d: bigint): number {
-  let r = 0;
-  for (let o = 0; o < 32; o++) r |= parityBig(d & rows[o]) << o;
-  return r;
-}
-
 function dataTerm(rows: bigint[], beat: Uint8Array): number {
-  return dataTermBig(rows, toBig(beat));
+  return applyRows(rows, bytesToBigLE(beat));
 }
