@@ -15,6 +15,7 @@ export async function benchDoorbell(opts: { doorbells: number }): Promise<Record
     "model.doorbell.doorbells_per_s": Math.round(f.modelTransactionsPerSecond),
     "cosim.doorbell.lockstep_cycles_per_s": Math.round(f.lockstepCyclesPerSecond),
     "cosim.doorbell.verilator_alone_cycles_per_s": Math.round(f.verilatorAloneCyclesPerSecond),
+    "cosim.doorbell.model_alone_cycles_per_s": Math.round(f.modelAloneCyclesPerSecond),
     "cosim.doorbell.ratio": Number(f.ratio.toFixed(3)),
   };
 }

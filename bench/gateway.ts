@@ -21,6 +21,7 @@ export async function benchGateway(opts: { durationUs: number }): Promise<Record
     "model.gateway.frames_per_s": Math.round(f.modelTransactionsPerSecond),
     "cosim.gateway.lockstep_cycles_per_s": Math.round(f.lockstepCyclesPerSecond),
     "cosim.gateway.verilator_alone_cycles_per_s": Math.round(f.verilatorAloneCyclesPerSecond),
+    "cosim.gateway.model_alone_cycles_per_s": Math.round(f.modelAloneCyclesPerSecond),
     "cosim.gateway.ratio": Number(f.ratio.toFixed(3)),
     "cosim.gateway.cycles": f.cycles,
     "cosim.gateway.frames": f.transactions,

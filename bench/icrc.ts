@@ -15,6 +15,7 @@ export async function benchIcrc(opts: { packets: number; dataBytes?: number }): 
     "model.icrc.packets_per_s": Math.round(f.modelTransactionsPerSecond),
     "cosim.icrc.lockstep_cycles_per_s": Math.round(f.lockstepCyclesPerSecond),
     "cosim.icrc.verilator_alone_cycles_per_s": Math.round(f.verilatorAloneCyclesPerSecond),
+    "cosim.icrc.model_alone_cycles_per_s": Math.round(f.modelAloneCyclesPerSecond),
     "cosim.icrc.ratio": Number(f.ratio.toFixed(3)),
     "cosim.icrc.cycles": f.cycles,
     "cosim.icrc.packets": f.transactions,

@@ -14,6 +14,7 @@ export async function benchTpt(opts: { lookups: number }): Promise<Record<string
     "model.tpt.lookups_per_s": Math.round(f.modelTransactionsPerSecond),
     "cosim.tpt.lockstep_cycles_per_s": Math.round(f.lockstepCyclesPerSecond),
     "cosim.tpt.verilator_alone_cycles_per_s": Math.round(f.verilatorAloneCyclesPerSecond),
+    "cosim.tpt.model_alone_cycles_per_s": Math.round(f.modelAloneCyclesPerSecond),
     "cosim.tpt.ratio": Number(f.ratio.toFixed(3)),
   };
 }

@@ -63,6 +63,25 @@ export class Histogram {
     if (v > this.hi) this.hi = v;
   }
 
+  /** adds the same sample `times` times (a batch of equal latency errors, say) */
+  recordRepeated(v: number, times: number): void {
+    if (!Number.isFinite(v)) throw new RangeError(`histogram "${this.name}": samples must be finite numbers, got ${v}`);
+    if (times <= 0) return;
+    if (this.n + times > this.samples.length) {
+      let size = this.samples.length * 2;
+      while (size < this.n + times) size *= 2;
+      const grown = new Float64Array(size);
+      grown.set(this.samples.subarray(0, this.n));
+      this.samples = grown;
+    }
+    if (this.n > 0 && v < this.samples[this.n - 1]!) this.sorted = false;
+    this.samples.fill(v, this.n, this.n + times);
+    this.n += times;
+    this.sum += v * times;
+    if (v < this.lo) this.lo = v;
+    if (v > this.hi) this.hi = v;
+  }
+
   get count(): number {
     return this.n;
   }

@@ -52,8 +52,9 @@ function bodySize(def: MessageDef): number {
 }
 
 function writeU64(dv: DataView, off: number, v: number): void {
-  dv.setUint32(off, v % 0x1_0000_0000, true);
-  dv.setUint32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+  // ToUint32 (>>> 0) is the low word of any safe integer; `%` on a double would be an fmod
+  dv.setUint32(off, v >>> 0, true);
+  dv.setUint32(off + 4, (v / 0x1_0000_0000) >>> 0, true);
 }
 
 function readU64(dv: DataView, off: number): number {
@@ -102,6 +103,48 @@ export function encodeMessage(name: MessageName, seq: number, values: FieldValue
 }
 
 /** Encode an H2R_STREAM_INPUT or R2H_STREAM_OUTPUT carrying `txns` with `userNames` in manifest order. */
+/** bytes the records of `txns` take in a stream message's tail */
+export function streamRecordsSize(txns: readonly StreamTransaction[], nUser: number): number {
+  let total = txns.length * (STREAM_RECORD_SIZE + 4 * nUser);
+  for (let k = 0; k < txns.length; k++) total += txns[k]!.data.length;
+  return total;
+}
+
+/** writes `txns` as stream records at `off` of `out`; returns the offset after the last */
+function writeStreamRecords(out: Uint8Array, dv: DataView, off: number, txns: readonly StreamTransaction[], userNames: readonly string[]): number {
+  const nUser = userNames.length;
+  for (let k = 0; k < txns.length; k++) {
+    const t = txns[k]!;
+    const data = t.data;
+    const n = data.length;
+    writeU64(dv, off, t.startCycle);
+    writeU64(dv, off + 8, t.endCycle);
+    dv.setUint32(off + 16, n, true);
+    dv.setUint32(off + 20, nUser, true);
+    off += STREAM_RECORD_SIZE;
+    for (let i = 0; i < nUser; i++) {
+      dv.setUint32(off, (t.user[userNames[i]!] ?? 0) >>> 0, true);
+      off += 4;
+    }
+    // TypedArray.set has a fixed cost that dominates for the short records of control streams
+    if (n <= 64) for (let i = 0; i < n; i++) out[off + i] = data[i]!;
+    else out.set(data, off);
+    off += n;
+  }
+  return off;
+}
+
+/**
+ * Transactions as the records of a stream message's tail, the very bytes the RTL side
+ * sends for the same transactions: the scoreboard compares a cycle-exact twin's output
+ * with the RTL's byte for byte, without decoding either.
+ */
+export function encodeStreamRecords(txns: readonly StreamTransaction[], userNames: readonly string[]): Uint8Array {
+  const out = new Uint8Array(streamRecordsSize(txns, userNames.length));
+  writeStreamRecords(out, new DataView(out.buffer), 0, txns, userNames);
+  return out;
+}
+
 export function encodeStreamMessage(
   name: "H2R_STREAM_INPUT" | "R2H_STREAM_OUTPUT",
   seq: number,
@@ -111,27 +154,12 @@ export function encodeStreamMessage(
 ): Uint8Array {
   const def = messageDef(name);
   const body = bodySize(def);
-  const nUser = userNames.length;
-  let total = HEADER_SIZE + body;
-  for (const t of txns) total += STREAM_RECORD_SIZE + 4 * nUser + t.data.length;
+  const total = HEADER_SIZE + body + streamRecordsSize(txns, userNames.length);
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   writeHeader(dv, def.type, total - HEADER_SIZE, seq);
   writeFields(dv, out, HEADER_SIZE, def, { port, count: txns.length });
-  let off = HEADER_SIZE + body;
-  for (const t of txns) {
-    writeU64(dv, off, t.startCycle);
-    writeU64(dv, off + 8, t.endCycle);
-    dv.setUint32(off + 16, t.data.length, true);
-    dv.setUint32(off + 20, nUser, true);
-    off += STREAM_RECORD_SIZE;
-    for (let i = 0; i < nUser; i++) {
-      dv.setUint32(off, (t.user[userNames[i]!] ?? 0) >>> 0, true);
-      off += 4;
-    }
-    out.set(t.data, off);
-    off += t.data.length;
-  }
+  writeStreamRecords(out, dv, HEADER_SIZE + body, txns, userNames);
   return out;
 }
 
@@ -192,6 +220,31 @@ export function decodeStreamRecords(tail: Uint8Array, count: number, userNames: 
 }
 
 /** The u64 values of an R2H_WIRES tail (as numbers: exact below 2^53). */
+/** A stream record's place in a tail, read without decoding it (see StreamRecordCursor). */
+export interface StreamRecordSpan {
+  /** offset after the record */
+  end: number;
+  startCycle: number;
+  endCycle: number;
+  dataBytes: number;
+}
+
+/**
+ * Reads the header of the record at `off` of `tail` into `span` (reused: no allocation),
+ * or returns false when the record does not fit in the tail (a record cut at the end).
+ */
+export function spanStreamRecord(tail: Uint8Array, dv: DataView, off: number, span: StreamRecordSpan): boolean {
+  if (off + STREAM_RECORD_SIZE > tail.length) return false;
+  const dataBytes = dv.getUint32(off + 16, true);
+  const end = off + STREAM_RECORD_SIZE + 4 * dv.getUint32(off + 20, true) + dataBytes;
+  if (end > tail.length) return false;
+  span.startCycle = readU64(dv, off);
+  span.endCycle = readU64(dv, off + 8);
+  span.dataBytes = dataBytes;
+  span.end = end;
+  return true;
+}
+
 export function decodeWireValues(msg: DecodedMessage): number[] {
   const n = msg.fields.count as number;
   if (msg.tail.length !== 8 * n) throw new ProtocolError(`${msg.name}: ${msg.tail.length} tail bytes for ${n} values`);

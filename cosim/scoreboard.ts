@@ -6,6 +6,7 @@
  */
 import type { StreamTransaction } from "../core/block.ts";
 import { Histogram } from "../core/stats.ts";
+import { decodeStreamRecords, spanStreamRecord, type StreamRecordSpan } from "./codec.ts";
 import { RunFailure } from "./errors.ts";
 import type { ResolvedBlock, ResolvedStreamPort } from "./manifest.ts";
 
@@ -45,8 +46,51 @@ export class MismatchError extends RunFailure {
   }
 }
 
+/**
+ * Protocol records waiting to be compared, one side of one stream: appended at the end,
+ * consumed from the front, compacted when the dead front outgrows the live part.
+ */
+class RecordQueue {
+  buf = new Uint8Array(4096);
+  start = 0;
+  end = 0;
+  /** whole records in [start, end) */
+  records = 0;
+
+  push(bytes: Uint8Array, count: number): void {
+    if (this.end + bytes.length > this.buf.length) {
+      const live = this.end - this.start;
+      if (live + bytes.length <= this.buf.length / 2) {
+        this.buf.copyWithin(0, this.start, this.end);
+      } else {
+        const grown = new Uint8Array(Math.max(this.buf.length * 2, (live + bytes.length) * 2));
+        grown.set(this.buf.subarray(this.start, this.end));
+        this.buf = grown;
+      }
+      this.start = 0;
+      this.end = live;
+    }
+    this.buf.set(bytes, this.end);
+    this.end += bytes.length;
+    this.records += count;
+  }
+
+  /** the pending records, copied (the queue reuses its buffer) */
+  copy(): Uint8Array {
+    return this.buf.slice(this.start, this.end);
+  }
+
+  clear(): void {
+    this.start = this.end = this.records = 0;
+  }
+}
+
 interface StreamState {
   port: ResolvedStreamPort;
+  userNames: readonly string[];
+  /** records not yet compared, while the stream is on the byte path */
+  eRecords: RecordQueue;
+  aRecords: RecordQueue;
   expected: StreamTransaction[];
   actual: StreamTransaction[];
   /** read positions in the queues (avoid shifting big arrays) */
@@ -115,7 +159,8 @@ export class Scoreboard {
     for (const p of block.streams) {
       if (p.direction !== "out") continue;
       this.streams.set(p.name, {
-        port: p, expected: [], actual: [], eHead: 0, aHead: 0, compared: 0, bytes: 0,
+        port: p, userNames: p.user.map((f) => f.name), eRecords: new RecordQueue(), aRecords: new RecordQueue(),
+        expected: [], actual: [], eHead: 0, aHead: 0, compared: 0, bytes: 0,
         latency: new Histogram(`${p.name}.latency_error`),
         modelFirst: Infinity, modelLast: -Infinity, rtlFirst: Infinity, rtlLast: -Infinity,
       });
@@ -131,6 +176,7 @@ export class Scoreboard {
   /** transactions the model produced */
   expect(port: string, txns: readonly StreamTransaction[]): void {
     const s = this.stream(port);
+    this.toObjects(s);
     for (const t of txns) s.expected.push(t);
     this.compare(s);
   }
@@ -138,13 +184,85 @@ export class Scoreboard {
   /** transactions the RTL produced */
   actual(port: string, txns: readonly StreamTransaction[]): void {
     const s = this.stream(port);
+    this.toObjects(s);
     for (const t of txns) s.actual.push(t);
+    this.compare(s);
+  }
+
+  /**
+   * The model's output as protocol records (codec.ts encodeStreamRecords). With
+   * actualRecords, the fast path: identical bytes are identical transactions with
+   * identical cycle stamps, so a cycle-exact twin is checked with one memcmp per batch and
+   * nothing decoded; at the first difference both sides are decoded and compared
+   * transaction by transaction (tolerance, mismatch report) as with expect/actual.
+   */
+  expectRecords(port: string, records: Uint8Array, count: number): void {
+    const s = this.stream(port);
+    if (s.eHead < s.expected.length || s.aHead < s.actual.length) return this.expect(port, decodeStreamRecords(records, count, s.userNames, `model ${port}`));
+    s.eRecords.push(records, count);
+    this.compareRecords(s);
+  }
+
+  /** the RTL's output as the records of its R2H_STREAM_OUTPUT message (see expectRecords) */
+  actualRecords(port: string, records: Uint8Array, count: number): void {
+    const s = this.stream(port);
+    if (s.eHead < s.expected.length || s.aHead < s.actual.length) return this.actual(port, decodeStreamRecords(records, count, s.userNames, `${this.block.manifest.block}.${port}`));
+    s.aRecords.push(records, count);
+    this.compareRecords(s);
+  }
+
+  private readonly span: StreamRecordSpan = { end: 0, startCycle: 0, endCycle: 0, dataBytes: 0 };
+
+  private compareRecords(s: StreamState): void {
+    const e = s.eRecords;
+    const a = s.aRecords;
+    const n = Math.min(e.end - e.start, a.end - a.start);
+    if (n === 0) return;
+    const ev = Buffer.from(e.buf.buffer, e.buf.byteOffset + e.start, n);
+    const av = Buffer.from(a.buf.buffer, a.buf.byteOffset + a.start, n);
+    if (!ev.equals(av)) return this.toObjects(s);
+    // the common prefix is identical: account for the whole records in it
+    const view = e.buf.subarray(e.start, e.start + n);
+    const dv = new DataView(view.buffer, view.byteOffset, view.byteLength);
+    const sp = this.span;
+    let off = 0;
+    let count = 0;
+    while (spanStreamRecord(view, dv, off, sp)) {
+      if (s.compared + count === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
+      s.modelLast = sp.endCycle;
+      s.rtlLast = sp.endCycle;
+      s.bytes += sp.dataBytes;
+      off = sp.end;
+      count++;
+    }
+    if (count === 0) return;
+    s.latency.recordRepeated(0, count);
+    s.compared += count;
+    e.start += off;
+    a.start += off;
+    e.records -= count;
+    a.records -= count;
+    if (e.start === e.end) e.clear();
+    if (a.start === a.end) a.clear();
+  }
+
+  /** leaves the byte path: pending records become transactions, compared one by one */
+  private toObjects(s: StreamState): void {
+    if (s.eRecords.records === 0 && s.aRecords.records === 0) return;
+    const where = `${this.block.manifest.block}.${s.port.name}`;
+    for (const t of decodeStreamRecords(s.eRecords.copy(), s.eRecords.records, s.userNames, `model ${where}`)) s.expected.push(t);
+    for (const t of decodeStreamRecords(s.aRecords.copy(), s.aRecords.records, s.userNames, where)) s.actual.push(t);
+    s.eRecords.clear();
+    s.aRecords.clear();
     this.compare(s);
   }
 
   counts(port: string): { expected: number; actual: number } {
     const s = this.stream(port);
-    return { expected: s.compared + s.expected.length - s.eHead, actual: s.compared + s.actual.length - s.aHead };
+    return {
+      expected: s.compared + s.expected.length - s.eHead + s.eRecords.records,
+      actual: s.compared + s.actual.length - s.aHead + s.aRecords.records,
+    };
   }
 
   get outputPorts(): string[] {
@@ -205,6 +323,7 @@ export class Scoreboard {
   /** After the run: any transaction left on one side only is a mismatch. */
   finish(): void {
     for (const s of this.streams.values()) {
+      this.toObjects(s);
       const e = s.expected.length - s.eHead;
       const a = s.actual.length - s.aHead;
       if (e > 0) this.fail(s, s.compared, s.expected[s.eHead], undefined, `the RTL produced ${s.compared} transactions, the model ${s.compared + e}: transaction #${s.compared} is missing from the RTL`);

@@ -1,0 +1,137 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { StreamTransaction } from "../core/block.ts";
+import { encodeStreamRecords } from "./codec.ts";
+import { loadManifest, resolveBlock } from "./manifest.ts";
+import { MismatchError, Scoreboard } from "./scoreboard.ts";
+
+// passthru: one output stream m_axis with a user field `tag`, tolerance from its block.yaml
+const block = resolveBlock(loadManifest(new URL("./testdata/passthru/block.yaml", import.meta.url).pathname), { DATA_BYTES: 8 });
+const USER = ["tag"];
+
+function txn(i: number, bytes: number, end: number, tag = i & 0xff): StreamTransaction {
+  const data = new Uint8Array(bytes);
+  for (let k = 0; k < bytes; k++) data[k] = (i * 7 + k) & 0xff;
+  return { data, user: { tag }, startCycle: end - Math.ceil(bytes / 8) + 1, endCycle: end };
+}
+
+function stream(n: number, seed = 1): StreamTransaction[] {
+  const out: StreamTransaction[] = [];
+  let end = 10;
+  for (let i = 0; i < n; i++) {
+    const bytes = 1 + ((i * 37 + seed * 11) % 90);
+    end += Math.ceil(bytes / 8) + (i % 3);
+    out.push(txn(i, bytes, end));
+  }
+  return out;
+}
+
+/** feeds one side in chunks, as batches of records (the lockstep's path) */
+function feedRecords(sb: Scoreboard, side: "model" | "rtl", txns: readonly StreamTransaction[], cuts: readonly number[]): void {
+  let from = 0;
+  for (const to of [...cuts, txns.length]) {
+    if (to <= from) continue;
+    const part = txns.slice(from, to);
+    const recs = encodeStreamRecords(part, USER);
+    if (side === "model") sb.expectRecords("m_axis", recs, part.length);
+    else sb.actualRecords("m_axis", recs, part.length);
+    from = to;
+  }
+}
+
+/** the verdict of a scoreboard fed with `model` and `rtl`: the mismatch report or the final report */
+function verdict(feed: (sb: Scoreboard) => void): { mismatch: string | null; report: ReturnType<Scoreboard["report"]> } {
+  const sb = new Scoreboard(block);
+  let mismatch: string | null = null;
+  try {
+    feed(sb);
+    sb.finish();
+  } catch (e) {
+    if (!(e instanceof MismatchError)) throw e;
+    mismatch = e.message;
+  }
+  return { mismatch, report: sb.report() };
+}
+
+describe("scoreboard: byte path (records) and transaction path agree", () => {
+  it("identical streams pass on the byte path with exact statistics", () => {
+    const model = stream(500);
+    const sb = new Scoreboard(block);
+    feedRecords(sb, "model", model, [100, 101, 350]);
+    feedRecords(sb, "rtl", model, [7, 260]);
+    expect(sb.counts("m_axis")).toEqual({ expected: 500, actual: 500 });
+    sb.finish();
+    const r = sb.report();
+    expect(r.functional).toBe("pass");
+    expect(r.timing).toBe("pass");
+    const s = r.streams[0]!;
+    expect(s.transactions).toBe(500);
+    expect(s.bytes).toBe(model.reduce((n, t) => n + t.data.length, 0));
+    expect(s.latencyError).toEqual({ mean: 0, p50: 0, p99: 0, maxAbs: 0 });
+    expect(s.modelBytesPerCycle).toBeCloseTo(s.bytes / (model.at(-1)!.endCycle - model[0]!.startCycle + 1), 12);
+  });
+
+  it("counts transactions still waiting on one side", () => {
+    const model = stream(50);
+    const sb = new Scoreboard(block);
+    feedRecords(sb, "model", model, []);
+    feedRecords(sb, "rtl", model.slice(0, 20), []);
+    expect(sb.counts("m_axis")).toEqual({ expected: 50, actual: 20 });
+    expect(() => sb.finish()).toThrow(/transaction #20 is missing from the RTL/);
+  });
+
+  it("a differing byte is reported exactly as on the transaction path", () => {
+    const model = stream(300);
+    const rtl = model.map((t) => ({ ...t, data: t.data.slice() }));
+    rtl[211]!.data[5]! ^= 0x10;
+    const viaRecords = verdict((sb) => { feedRecords(sb, "model", model, [64, 200]); feedRecords(sb, "rtl", rtl, [150]); });
+    const viaObjects = verdict((sb) => { sb.expect("m_axis", model); sb.actual("m_axis", rtl); });
+    expect(viaRecords.mismatch).toContain("transaction #211");
+    expect(viaRecords.mismatch).toContain("data byte 5");
+    expect(viaRecords.mismatch).toBe(viaObjects.mismatch);
+  });
+
+  it("timing differences leave the byte path, are measured, and it comes back when the queues drain", () => {
+    const model = stream(400);
+    // transaction 100 ends 2 cycles late in the RTL (content equal)
+    const rtl = model.map((t, i) => (i === 100 ? { ...t, startCycle: t.startCycle + 2, endCycle: t.endCycle + 2 } : t));
+    const sb = new Scoreboard(block);
+    feedRecords(sb, "model", model, [50, 120, 300]);
+    feedRecords(sb, "rtl", rtl, [50, 120, 300]);
+    sb.finish();
+    const s = sb.report().streams[0]!;
+    expect(sb.report().functional).toBe("pass");
+    expect(s.transactions).toBe(400);
+    expect(s.latencyError.maxAbs).toBe(2);
+    expect(s.latencyError.mean).toBeCloseTo(2 / 400, 12);
+  });
+
+  it("property: for any streams and any batching, both paths give the same verdict and statistics", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 60 }),
+        fc.array(fc.tuple(fc.nat(59), fc.nat(40), fc.integer({ min: -3, max: 3 }), fc.constantFrom("data", "len", "user", "time")), { maxLength: 3 }),
+        fc.array(fc.nat(60), { maxLength: 5 }),
+        fc.array(fc.nat(60), { maxLength: 5 }),
+        (n, edits, mCuts, rCuts) => {
+          const model = stream(n, n);
+          const rtl = model.map((t) => ({ ...t, data: t.data.slice(), user: { ...t.user } }));
+          for (const [i, k, d, kind] of edits) {
+            const t = rtl[i];
+            if (!t || d === 0) continue;
+            if (kind === "data") t.data[k % t.data.length]! ^= 1 << (k % 8);
+            else if (kind === "len") rtl[i] = { ...t, data: t.data.subarray(0, Math.max(0, t.data.length - 1)) };
+            else if (kind === "user") t.user.tag = (t.user.tag! + d) & 0xff;
+            else rtl[i] = { ...t, endCycle: t.endCycle + d };
+          }
+          const sort = (c: number[]) => [...c].sort((a, b) => a - b);
+          const a = verdict((sb) => { feedRecords(sb, "model", model, sort(mCuts)); feedRecords(sb, "rtl", rtl, sort(rCuts)); });
+          const b = verdict((sb) => { sb.expect("m_axis", model); sb.actual("m_axis", rtl); });
+          expect(a.mismatch).toBe(b.mismatch);
+          if (a.mismatch === null) expect(a.report).toEqual(b.report);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
