@@ -134,11 +134,7 @@ function writeStreamRecords(out: Uint8Array, dv: DataView, off: number, txns: re
   return off;
 }
 
-/**
- * Transactions as the records of a stream message's tail, the very bytes the RTL side
- * sends for the same transactions: the scoreboard compares a cycle-exact twin's output
- * with the RTL's byte for byte, without decoding either.
- */
+/** Transactions as the records of a stream message's tail (the bytes the RTL side sends for them). */
 export function encodeStreamRecords(txns: readonly StreamTransaction[], userNames: readonly string[]): Uint8Array {
   const out = new Uint8Array(streamRecordsSize(txns, userNames.length));
   writeStreamRecords(out, new DataView(out.buffer), 0, txns, userNames);

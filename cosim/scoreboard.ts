@@ -7,6 +7,7 @@
 import type { StreamTransaction } from "../core/block.ts";
 import { Histogram } from "../core/stats.ts";
 import { decodeStreamRecords, spanStreamRecord, type StreamRecordSpan } from "./codec.ts";
+import { STREAM_RECORD_SIZE } from "./protocol.ts";
 import { RunFailure } from "./errors.ts";
 import type { ResolvedBlock, ResolvedStreamPort } from "./manifest.ts";
 
@@ -46,51 +47,9 @@ export class MismatchError extends RunFailure {
   }
 }
 
-/**
- * Protocol records waiting to be compared, one side of one stream: appended at the end,
- * consumed from the front, compacted when the dead front outgrows the live part.
- */
-class RecordQueue {
-  buf = new Uint8Array(4096);
-  start = 0;
-  end = 0;
-  /** whole records in [start, end) */
-  records = 0;
-
-  push(bytes: Uint8Array, count: number): void {
-    if (this.end + bytes.length > this.buf.length) {
-      const live = this.end - this.start;
-      if (live + bytes.length <= this.buf.length / 2) {
-        this.buf.copyWithin(0, this.start, this.end);
-      } else {
-        const grown = new Uint8Array(Math.max(this.buf.length * 2, (live + bytes.length) * 2));
-        grown.set(this.buf.subarray(this.start, this.end));
-        this.buf = grown;
-      }
-      this.start = 0;
-      this.end = live;
-    }
-    this.buf.set(bytes, this.end);
-    this.end += bytes.length;
-    this.records += count;
-  }
-
-  /** the pending records, copied (the queue reuses its buffer) */
-  copy(): Uint8Array {
-    return this.buf.slice(this.start, this.end);
-  }
-
-  clear(): void {
-    this.start = this.end = this.records = 0;
-  }
-}
-
 interface StreamState {
   port: ResolvedStreamPort;
   userNames: readonly string[];
-  /** records not yet compared, while the stream is on the byte path */
-  eRecords: RecordQueue;
-  aRecords: RecordQueue;
   expected: StreamTransaction[];
   actual: StreamTransaction[];
   /** read positions in the queues (avoid shifting big arrays) */
@@ -147,6 +106,28 @@ export function describeDifference(port: ResolvedStreamPort, exp: StreamTransact
   return null;
 }
 
+/**
+ * Whether the record body at `off` (user words, then data) carries exactly `t`'s user
+ * fields and bytes: short records byte by byte (a Buffer view would cost more than the
+ * compare), long ones with memcmp.
+ */
+function sameRecordBody(userNames: readonly string[], t: StreamTransaction, rec: Uint8Array, dv: DataView, off: number, sp: StreamRecordSpan): boolean {
+  const n = sp.dataBytes;
+  const d = t.data;
+  if (d.length !== n) return false;
+  const nUser = userNames.length;
+  if (sp.end - off !== 4 * nUser + n) return false;
+  for (let i = 0; i < nUser; i++) {
+    if (dv.getUint32(off + 4 * i, true) !== ((t.user[userNames[i]!] ?? 0) >>> 0)) return false;
+  }
+  const at = off + 4 * nUser;
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) if (rec[at + i] !== d[i]) return false;
+    return true;
+  }
+  return Buffer.from(rec.buffer, rec.byteOffset + at, n).equals(Buffer.from(d.buffer, d.byteOffset, n));
+}
+
 export class Scoreboard {
   private readonly streams = new Map<string, StreamState>();
   private failed: string | undefined;
@@ -159,7 +140,7 @@ export class Scoreboard {
     for (const p of block.streams) {
       if (p.direction !== "out") continue;
       this.streams.set(p.name, {
-        port: p, userNames: p.user.map((f) => f.name), eRecords: new RecordQueue(), aRecords: new RecordQueue(),
+        port: p, userNames: p.user.map((f) => f.name),
         expected: [], actual: [], eHead: 0, aHead: 0, compared: 0, bytes: 0,
         latency: new Histogram(`${p.name}.latency_error`),
         modelFirst: Infinity, modelLast: -Infinity, rtlFirst: Infinity, rtlLast: -Infinity,
@@ -176,7 +157,6 @@ export class Scoreboard {
   /** transactions the model produced */
   expect(port: string, txns: readonly StreamTransaction[]): void {
     const s = this.stream(port);
-    this.toObjects(s);
     for (const t of txns) s.expected.push(t);
     this.compare(s);
   }
@@ -184,84 +164,49 @@ export class Scoreboard {
   /** transactions the RTL produced */
   actual(port: string, txns: readonly StreamTransaction[]): void {
     const s = this.stream(port);
-    this.toObjects(s);
     for (const t of txns) s.actual.push(t);
     this.compare(s);
   }
 
   /**
-   * The model's output as protocol records (codec.ts encodeStreamRecords). With
-   * actualRecords, the fast path: identical bytes are identical transactions with
-   * identical cycle stamps, so a cycle-exact twin is checked with one memcmp per batch and
-   * nothing decoded; at the first difference both sides are decoded and compared
-   * transaction by transaction (tolerance, mismatch report) as with expect/actual.
+   * The RTL's output as the records of its R2H_STREAM_OUTPUT message, compared where
+   * they lie against the model's transactions: a record equal to the next expected one in
+   * cycles, length, user fields and bytes is counted without being decoded (the common
+   * case of a cycle-exact twin); from the first one that is not, the rest are decoded and
+   * go the way of actual() (tolerance, mismatch report).
    */
-  expectRecords(port: string, records: Uint8Array, count: number): void {
-    const s = this.stream(port);
-    if (s.eHead < s.expected.length || s.aHead < s.actual.length) return this.expect(port, decodeStreamRecords(records, count, s.userNames, `model ${port}`));
-    s.eRecords.push(records, count);
-    this.compareRecords(s);
-  }
-
-  /** the RTL's output as the records of its R2H_STREAM_OUTPUT message (see expectRecords) */
   actualRecords(port: string, records: Uint8Array, count: number): void {
     const s = this.stream(port);
-    if (s.eHead < s.expected.length || s.aHead < s.actual.length) return this.actual(port, decodeStreamRecords(records, count, s.userNames, `${this.block.manifest.block}.${port}`));
-    s.aRecords.push(records, count);
-    this.compareRecords(s);
+    const dv = new DataView(records.buffer, records.byteOffset, records.byteLength);
+    const sp = this.span;
+    let off = 0;
+    let matched = 0;
+    if (s.aHead === s.actual.length) {
+      while (matched < count && s.eHead < s.expected.length && spanStreamRecord(records, dv, off, sp)) {
+        const e = s.expected[s.eHead]!;
+        if (e.startCycle !== sp.startCycle || e.endCycle !== sp.endCycle || !sameRecordBody(s.userNames, e, records, dv, off + STREAM_RECORD_SIZE, sp)) break;
+        if (s.compared === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
+        s.modelLast = sp.endCycle;
+        s.rtlLast = sp.endCycle;
+        s.bytes += sp.dataBytes;
+        s.compared++;
+        s.eHead++;
+        matched++;
+        off = sp.end;
+      }
+      s.latency.recordRepeated(0, matched);
+      if (s.eHead > 4096) { s.expected.splice(0, s.eHead); s.eHead = 0; }
+    }
+    if (matched < count) this.actual(port, decodeStreamRecords(records.subarray(off), count - matched, s.userNames, `${this.block.manifest.block}.${port}`));
   }
 
   private readonly span: StreamRecordSpan = { end: 0, startCycle: 0, endCycle: 0, dataBytes: 0 };
 
-  private compareRecords(s: StreamState): void {
-    const e = s.eRecords;
-    const a = s.aRecords;
-    const n = Math.min(e.end - e.start, a.end - a.start);
-    if (n === 0) return;
-    const ev = Buffer.from(e.buf.buffer, e.buf.byteOffset + e.start, n);
-    const av = Buffer.from(a.buf.buffer, a.buf.byteOffset + a.start, n);
-    if (!ev.equals(av)) return this.toObjects(s);
-    // the common prefix is identical: account for the whole records in it
-    const view = e.buf.subarray(e.start, e.start + n);
-    const dv = new DataView(view.buffer, view.byteOffset, view.byteLength);
-    const sp = this.span;
-    let off = 0;
-    let count = 0;
-    while (spanStreamRecord(view, dv, off, sp)) {
-      if (s.compared + count === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
-      s.modelLast = sp.endCycle;
-      s.rtlLast = sp.endCycle;
-      s.bytes += sp.dataBytes;
-      off = sp.end;
-      count++;
-    }
-    if (count === 0) return;
-    s.latency.recordRepeated(0, count);
-    s.compared += count;
-    e.start += off;
-    a.start += off;
-    e.records -= count;
-    a.records -= count;
-    if (e.start === e.end) e.clear();
-    if (a.start === a.end) a.clear();
-  }
-
-  /** leaves the byte path: pending records become transactions, compared one by one */
-  private toObjects(s: StreamState): void {
-    if (s.eRecords.records === 0 && s.aRecords.records === 0) return;
-    const where = `${this.block.manifest.block}.${s.port.name}`;
-    for (const t of decodeStreamRecords(s.eRecords.copy(), s.eRecords.records, s.userNames, `model ${where}`)) s.expected.push(t);
-    for (const t of decodeStreamRecords(s.aRecords.copy(), s.aRecords.records, s.userNames, where)) s.actual.push(t);
-    s.eRecords.clear();
-    s.aRecords.clear();
-    this.compare(s);
-  }
-
   counts(port: string): { expected: number; actual: number } {
     const s = this.stream(port);
     return {
-      expected: s.compared + s.expected.length - s.eHead + s.eRecords.records,
-      actual: s.compared + s.actual.length - s.aHead + s.aRecords.records,
+      expected: s.compared + s.expected.length - s.eHead,
+      actual: s.compared + s.actual.length - s.aHead,
     };
   }
 
@@ -323,7 +268,6 @@ export class Scoreboard {
   /** After the run: any transaction left on one side only is a mismatch. */
   finish(): void {
     for (const s of this.streams.values()) {
-      this.toObjects(s);
       const e = s.expected.length - s.eHead;
       const a = s.actual.length - s.aHead;
       if (e > 0) this.fail(s, s.compared, s.expected[s.eHead], undefined, `the RTL produced ${s.compared} transactions, the model ${s.compared + e}: transaction #${s.compared} is missing from the RTL`);
