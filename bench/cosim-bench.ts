@@ -10,6 +10,7 @@ import { execa } from "execa";
 import type { BlockTwin } from "../core/block.ts";
 import {
   buildBlock,
+  DEFAULT_QUANTUM_CYCLES,
   encodeMessage,
   encodeStreamMessage,
   RtlProcess,
@@ -76,7 +77,7 @@ function writeReplay(block: ResolvedBlock, items: StimulusItem[], untilCycle: nu
 /** best of this many runs on each side: the first run of anything also pays for JIT compilation and cold caches */
 const RUNS = 3;
 
-export async function benchBlock(block: ResolvedBlock, makeTwin: () => BlockTwin, items: StimulusItem[], quantumCycles = 65_536): Promise<BlockFigures> {
+export async function benchBlock(block: ResolvedBlock, makeTwin: () => BlockTwin, items: StimulusItem[], quantumCycles = DEFAULT_QUANTUM_CYCLES): Promise<BlockFigures> {
   const built = await buildBlock(block);
   const model = Math.min(...[0, 1, 2, 3, 4].map(() => modelSeconds(block, makeTwin(), items)));
 

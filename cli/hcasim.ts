@@ -5,8 +5,11 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import cliProgress from "cli-progress";
-import { buildBlock, loadBlockManifest, resolveBlock, RunFailure, serveRtl, UserError } from "../cosim/index.ts";
+import { buildBlock, loadBlockManifest, readYamlFile, resolveBlock, RunFailure, serveRtl, UserError } from "../cosim/index.ts";
 import { loadScenario } from "../testbench/scenario.ts";
+import { isBringupScenario, parseBringupScenario } from "../testbench/bringup/scenario.ts";
+import { runBringupCommand } from "../testbench/bringup/run.ts";
+import { isPerftestScenario, parsePerftestScenario, runPerftestCommand } from "../testbench/perftest/index.ts";
 import { runScenario, type RunResult } from "../testbench/runner.ts";
 import { formatSummary, writeJson, writeText } from "../testbench/report.ts";
 import { formatSweep, runSweep, sweepSvg } from "../testbench/sweep.ts";
@@ -67,11 +70,22 @@ program
   .option("--pcap <dir>", "write one capture per port and direction into this folder")
   .option("--seed <n>", "override the scenario's seed", intArg("--seed"))
   .option("--count <n>", "override the number of generated frames", intArg("--count"))
-  .option("--defect <define>", "build the RTL with a declared defect (repeatable)", collect, [])
+  .option("--defect <define>", "build the RTL with a declared defect (repeatable; a pipeline scenario: STAGE:DEFINE)", collect, [])
   .option("--param <name=value>", "override a block parameter (repeatable)", collect, [])
   .option("--model-only", "run the TypeScript model alone")
   .option("-q, --quiet", "no progress display")
   .action(async (file: string, o: { json?: string; trace?: string; pcap?: string; seed?: number; count?: number; defect: string[]; param: string[]; modelOnly?: boolean; quiet?: boolean }) => {
+    const doc = readYamlFile(file);
+    if (isBringupScenario(doc)) {
+      // a pipeline of blocks (testbench/bringup): --defect takes STAGE:DEFINE
+      process.exitCode = await runBringupCommand(parseBringupScenario(doc), o, (t) => process.stdout.write(t), (l) => process.stderr.write(`${l}\n`));
+      return;
+    }
+    if (isPerftestScenario(doc)) {
+      // two adapters over real links (testbench/perftest): --count sets the iterations
+      process.exitCode = runPerftestCommand(parsePerftestScenario(doc), o, (t) => process.stdout.write(t), (l) => process.stderr.write(`${l}\n`));
+      return;
+    }
     const sc = loadScenario(file);
     if (o.seed !== undefined) sc.seed = o.seed;
     if (o.count !== undefined) {

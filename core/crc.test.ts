@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CRC32C_CASTAGNOLI, CRC32_IEEE, crc32, crc32c, crc32cUpdate, crc32Update } from "./crc.ts";
+import { CRC32C_CASTAGNOLI, CRC32_IEEE, crc32, crc32c, crc32cUpdate, crc32Shift, crc32Update } from "./crc.ts";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)));
@@ -107,5 +107,29 @@ describe("crc32c (Castagnoli)", () => {
     let s = 0xffffffff;
     for (let i = 0; i < buf.length; i += 37) s = crc32cUpdate(s, buf, i, Math.min(i + 37, buf.length));
     expect(~s >>> 0).toBe(crc32c(buf));
+  });
+});
+
+describe("crc32Shift (zero-byte extension)", () => {
+  it("equals shifting the zero bytes in one by one, for short and long runs", () => {
+    for (const state of [0xffffffff, 0x12345678, 1, 0x80000000]) {
+      for (const n of [0, 1, 2, 3, 7, 8, 64, 1000, 4096, 9000, 70000]) {
+        expect(crc32Shift(state, n), `state ${state.toString(16)} n ${n}`).toBe(crc32Update(state, new Uint8Array(n)));
+      }
+    }
+  });
+
+  it("splits a CRC into a shifted prefix state XOR the CRC of the rest from zero", () => {
+    const buf = pattern(5000, 13);
+    for (const cut of [0, 1, 42, 62, 4999, 5000]) {
+      const s = crc32Update(0xffffffff, buf, 0, cut);
+      const rest = crc32Update(0, buf, cut, buf.length);
+      expect((crc32Shift(s, buf.length - cut) ^ rest) >>> 0).toBe(crc32Update(0xffffffff, buf));
+    }
+  });
+
+  it("rejects a negative or fractional count", () => {
+    expect(() => crc32Shift(0, -1)).toThrow(RangeError);
+    expect(() => crc32Shift(0, 1.5)).toThrow(RangeError);
   });
 });

@@ -96,3 +96,62 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number
 export function crc32cUpdate(state: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
   return update(CRC32C_TABLES, state, bytes, start, end);
 }
+
+// ---- combining: the register after runs of zero bytes ------------------------------------
+
+/**
+ * a·b mod P for two polynomials in the reflected register form (bit 31 = x^0, bit 0 =
+ * x^31) and the reflected generator `poly`: multiply by x is a right shift with reduction.
+ */
+function mulModP(poly: number, a: number, b: number): number {
+  let p = 0;
+  for (let m = 0x8000_0000; m !== 0 && a !== 0; m >>>= 1) {
+    if (a & m) {
+      p ^= b;
+      a ^= m;
+    }
+    b = b & 1 ? (b >>> 1) ^ poly : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** x^(2^k) mod P for k = 0..52 (byte counts up to 2^50 suffice) */
+function powersOfX(poly: number): Int32Array {
+  const t = new Int32Array(53);
+  t[0] = 0x4000_0000; // x
+  for (let k = 1; k < t.length; k++) t[k] = mulModP(poly, t[k - 1] >>> 0, t[k - 1] >>> 0);
+  return t;
+}
+
+const CRC32_POWERS = powersOfX(CRC32_IEEE.polyReflected);
+/** x^(8n) mod P by byte count n, filled on first use (0 = not yet: x^k mod P is never 0) */
+const CRC32_SHIFT_CACHE = new Int32Array(1 << 16);
+
+function xPow8n(n: number): number {
+  if (n < CRC32_SHIFT_CACHE.length) {
+    const c = CRC32_SHIFT_CACHE[n];
+    if (c !== 0) return c >>> 0;
+  }
+  let r = 0x8000_0000; // x^0
+  let bits = n * 8;
+  for (let k = 0; bits > 0; k++, bits = Math.floor(bits / 2)) {
+    if (bits % 2 === 1) r = mulModP(CRC32_IEEE.polyReflected, r, CRC32_POWERS[k] >>> 0);
+  }
+  if (n < CRC32_SHIFT_CACHE.length) CRC32_SHIFT_CACHE[n] = r;
+  return r;
+}
+
+/**
+ * The raw CRC-32 register after `zeroBytes` zero bytes are shifted into `state`, in time
+ * independent of the count. With it one pass over shared bytes serves two CRCs that differ
+ * only in what precedes them (the ICRC and the FCS of a RoCEv2 frame both cover the
+ * payload), because the register is linear:
+ *   crc32Update(s, d) === (crc32Shift(s, d.length) ^ crc32Update(0, d)) >>> 0
+ */
+export function crc32Shift(state: number, zeroBytes: number): number {
+  if (!(Number.isSafeInteger(zeroBytes) && zeroBytes >= 0)) {
+    throw new RangeError(`crc32Shift: byte count must be a whole number ≥ 0, got ${zeroBytes}`);
+  }
+  if (zeroBytes === 0) return state >>> 0;
+  return mulModP(CRC32_IEEE.polyReflected, xPow8n(zeroBytes), state >>> 0);
+}

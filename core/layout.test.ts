@@ -242,3 +242,73 @@ describe("FieldAccessor", () => {
     expect(() => Aligned.accessor("addr")).toThrow(/aligned.addr is a 128-bit bytes field/);
   });
 });
+
+describe("FieldCodec", () => {
+  /** a record's integer fields as codec slots: wider fields split into high bits and low 32 */
+  function toSlots(layout: Layout, names: readonly string[], rec: Record<string, unknown>): number[] {
+    const out: number[] = [];
+    for (const n of names) {
+      const f = layout.field(n);
+      const v = rec[n] as number | bigint;
+      if (f.kind === "uint") out.push(Number(v));
+      else out.push(Number(BigInt(v) >> 32n), Number(BigInt(v) & 0xffff_ffffn));
+    }
+    return out;
+  }
+
+  it("writes what Layout.encode writes and reads what Layout.decode reads, every width and alignment (property)", () => {
+    for (const layout of [Odd, Aligned, Ipv4] as Layout[]) {
+      const names = layout.fields.filter((f) => f.kind !== "bytes").map((f) => f.name);
+      const codec = layout.codec(names);
+      fc.assert(
+        fc.property(arbRecordFor(layout), fc.integer({ min: 0, max: 5 }), (rec, off) => {
+          const want = layout.encode(rec as never, new Uint8Array(off + layout.sizeBytes), off);
+          const got = new Uint8Array(off + layout.sizeBytes);
+          // byte-array fields are not the codec's: copy them the checked way
+          for (const f of layout.fields) if (f.kind === "bytes") layout.setBytes(got, off, f.name, rec[f.name] as Uint8Array);
+          codec.write(got, off, toSlots(layout, names, rec));
+          expect(got).toEqual(want);
+          const back = new Float64Array(codec.slots);
+          codec.read(want, off, back);
+          expect(Array.from(back)).toEqual(toSlots(layout, names, layout.decode(want, off)));
+        }),
+        { numRuns: 50 },
+      );
+    }
+  });
+
+  it("touches only the chosen fields' bits, in the slot order given", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 0, max: 0x7fff_ffff }), (orig, x) => {
+        const codec = Odd.codec(["h", "c"]);
+        expect(codec.slot).toEqual({ h: 0, c: 2 });
+        const buf = orig.slice();
+        codec.write(buf, 0, [x & 0xff, x, x & 0x7f]);
+        const want = orig.slice();
+        Odd.set(want, 0, "h", (BigInt(x & 0xff) << 32n) | BigInt(x));
+        Odd.set(want, 0, "c", x & 0x7f);
+        expect(buf).toEqual(want);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("reduces values modulo the slot width instead of range-checking them", () => {
+    const codec = Ipv4.codec(["version", "ttl", "src"]);
+    const buf = new Uint8Array(20);
+    codec.write(buf, 0, [0x1f, 0x1ff, -1]);
+    expect(Ipv4.get(buf, 0, "version")).toBe(0xf);
+    expect(Ipv4.get(buf, 0, "ihl")).toBe(0);
+    expect(Ipv4.get(buf, 0, "ttl")).toBe(0xff);
+    expect(Ipv4.get(buf, 0, "src")).toBe(0xffff_ffff);
+  });
+
+  it("rejects byte-array fields, unknown and repeated names, and short buffers", () => {
+    expect(() => Aligned.codec(["addr" as never])).toThrow(/aligned.addr is a 128-bit bytes field; codec cannot access it/);
+    expect(() => Ipv4.codec(["tll" as never])).toThrow(/layout "ipv4" has no field "tll"/);
+    expect(() => Ipv4.codec(["ttl", "ttl"])).toThrow(/codec names field "ttl" twice/);
+    const codec = Ipv4.codec(["ttl", "dst"]);
+    expect(() => codec.read(new Uint8Array(30), 14, [0, 0])).toThrow(/ipv4: the codec's fields end at byte 34 but the buffer has 30 bytes/);
+    expect(() => codec.write(new Uint8Array(20), -1, [0, 0])).toThrow(/layout at offset -1/);
+  });
+});

@@ -15,7 +15,8 @@
  * Field values: up to 32 bits → number (`get`); 33..64 bits → bigint (`getBig`);
  * byte arrays declared `{ name, bytes: n }` (e.g. a 128-bit IPv6 address) → Uint8Array
  * (`getBytes`). Byte-aligned 8/16/24/32-bit fields and fields inside one byte take a fast
- * path; any other alignment is handled exactly by a general path.
+ * path; any other alignment is handled exactly by a general path. Per-cycle code reads and
+ * writes chosen fields as plain numbers through `layout.codec(names)` (FieldCodec).
  */
 
 /** One field as declared: an unsigned integer of `bits` (1..64) or a byte array of `bytes`. */
@@ -185,6 +186,112 @@ export class FieldAccessor {
   }
 }
 
+/** what a FieldCodec reads into: a number array or a typed array, reused across calls */
+export interface NumberSlots {
+  [index: number]: number;
+  readonly length: number;
+}
+
+/**
+ * Chosen integer fields of a layout compiled for per-cycle code: a record's values travel
+ * in a reusable array of numbers, one slot per field of up to 32 bits and two per wider
+ * field (its high bits, then its low 32 bits), so a read or write neither allocates nor
+ * makes a bigint (Layout.encode/decode do both and dominated the time of models that emit
+ * a record per cycle).
+ *
+ *   const wr = WorkRequest.codec(["qpn", "raddr"]);
+ *   const v = new Float64Array(wr.slots);
+ *   v[wr.slot.qpn] = 7; v[wr.slot.raddr] = hi; v[wr.slot.raddr + 1] = lo;
+ *   wr.write(rec, 0, v);
+ *
+ * `read` and `write` are generated from the layout table as straight-line code, one
+ * statement per slot with the field's offset, shift and mask as constants (the way the
+ * C++ shim is generated from block.yaml): a loop over the fields with a switch per field
+ * cost twice as much, and the call sites stay monomorphic because every codec has its own
+ * functions. `source` shows the generated code.
+ */
+export class FieldCodec<N extends string = string> {
+  /** numbers per record: one per field of ≤ 32 bits, two (high, low) per wider one */
+  readonly slots: number;
+  /** each field's slot (a wider field's high bits; its low 32 bits are at slot + 1) */
+  readonly slot: Readonly<Record<N, number>>;
+  /** reads the chosen fields of the layout placed at `offset` in `buf` into `out` */
+  readonly read: (buf: Uint8Array, offset: number, out: NumberSlots) => void;
+  /**
+   * Writes the chosen fields from `values` into the layout placed at `offset` in `buf`,
+   * leaving every other bit as it was. Values are integers; each is reduced modulo 2^width
+   * of its slot (no range error: this is the per-cycle path, Layout.set is the checked one).
+   */
+  readonly write: (buf: Uint8Array, offset: number, values: ArrayLike<number>) => void;
+  /** the generated code of read and write */
+  readonly source: string;
+
+  /** @internal use Layout.codec */
+  constructor(layout: Layout, parts: readonly Accessor[], slot: Record<N, number>) {
+    this.slots = parts.length;
+    this.slot = Object.freeze(slot);
+    const end = parts.reduce((m, a) => Math.max(m, a.endByte), 0);
+    // a buffer too short for the record is a caller's error, named like Layout's own
+    const check = `if (!(o >= 0) || o + ${end} > b.length) throw tooShort(b, o);`;
+    const read = `function read(b, o, v) {\n  ${check}\n${parts.map((a, i) => `  v[${i}] = ${readExpr(a, i)};`).join("\n")}\n}`;
+    const write = `function write(b, o, v) {\n  ${check}\n  let x;\n${parts.map((a, i) => `  x = v[${i}]; ${writeStmts(a, i)}`).join("\n")}\n}`;
+    this.source = `${read}\n${write}`;
+    const tooShort = (b: Uint8Array, o: number): Error =>
+      new RangeError(`${layout.name}: the codec's fields end at byte ${o + end} but the buffer has ${b.length} bytes (layout at offset ${o})`);
+    const make = new Function("parts", "readNum", "writeNum", "tooShort", `"use strict";\n${read}\n${write}\nreturn [read, write];`);
+    [this.read, this.write] = make(parts, readNum, writeNum, tooShort);
+  }
+}
+
+/** the generated read of slot i: its bit range at offset o of buffer b */
+function readExpr(a: Accessor, i: number): string {
+  const at = (k: number): string => `b[o + ${a.byteOffset + k}]`;
+  switch (a.path) {
+    case Path.U8:
+      return at(0);
+    case Path.U16:
+      return `(${at(0)} << 8) | ${at(1)}`;
+    case Path.U24:
+      return `(${at(0)} << 16) | (${at(1)} << 8) | ${at(2)}`;
+    case Path.U32:
+      return `${at(0)} * 0x1000000 + ((${at(1)} << 16) | (${at(2)} << 8) | ${at(3)})`;
+    case Path.InByte:
+      return `(${at(0)} >>> ${a.shift}) & ${a.mask}`;
+    default:
+      // across up to 4 bytes: 32-bit integer arithmetic; 5 bytes: the general reader
+      return a.span <= 4 ? `((${word(a, at)}) >>> ${a.shift}) & ${a.mask}` : `readNum(parts[${i}], b, o + ${a.byteOffset})`;
+  }
+}
+
+/** the bytes an unaligned field spans (at most 4), as one big-endian 32-bit integer expression */
+function word(a: Accessor, at: (k: number) => string): string {
+  return Array.from({ length: a.span }, (_, k) => `(${at(k)} << ${8 * (a.span - 1 - k)})`).join(" | ");
+}
+
+/** the generated write of slot i from x (reduced modulo 2^width; typed-array stores keep the low 8 bits) */
+function writeStmts(a: Accessor, i: number): string {
+  const at = (k: number): string => `b[o + ${a.byteOffset + k}]`;
+  switch (a.path) {
+    case Path.U8:
+      return `${at(0)} = x;`;
+    case Path.U16:
+      return `${at(0)} = x >>> 8; ${at(1)} = x;`;
+    case Path.U24:
+      return `${at(0)} = x >>> 16; ${at(1)} = x >>> 8; ${at(2)} = x;`;
+    case Path.U32:
+      return `${at(0)} = x >>> 24; ${at(1)} = x >>> 16; ${at(2)} = x >>> 8; ${at(3)} = x;`;
+    case Path.InByte:
+      return `${at(0)} = (${at(0)} & ${~(a.mask << a.shift) & 0xff}) | ((x & ${a.mask}) << ${a.shift});`;
+    default: {
+      if (a.span > 4) return `writeNum(parts[${i}], b, o + ${a.byteOffset}, ${a.spec.bits === 32 ? "x >>> 0" : `x & ${a.mask}`});`;
+      // across up to 4 bytes: merge into the spanned bytes as one 32-bit integer (bits ≤ 31 here)
+      const keep = ~(a.mask * a.scale) | 0;
+      const stores = Array.from({ length: a.span }, (_, k) => `${at(k)} = x >>> ${8 * (a.span - 1 - k)};`).join(" ");
+      return `x = ((${word(a, at)}) & ${keep}) | ((x & ${a.mask}) << ${a.shift}); ${stores}`;
+    }
+  }
+}
+
 export class Layout<D extends readonly FieldDecl[] = readonly FieldDecl[]> {
   /** total size in bits */
   readonly sizeBits: number;
@@ -212,6 +319,33 @@ export class Layout<D extends readonly FieldDecl[] = readonly FieldDecl[]> {
     const a = this.lookup(name);
     if (a.spec.kind === "bytes") throw this.kindError(a.spec, "accessor");
     return new FieldAccessor(this as Layout, a);
+  }
+
+  /**
+   * The integer fields `names` (any width, any alignment) compiled into a FieldCodec, in
+   * that slot order; throws naming the layout and field for a byte-array field, an unknown
+   * name or a name given twice.
+   */
+  codec<const N extends FieldName<D>>(names: readonly N[]): FieldCodec<N> {
+    const parts: Accessor[] = [];
+    const slot = {} as Record<N, number>;
+    for (const name of names) {
+      const a = this.lookup(name);
+      if (a.spec.kind === "bytes") throw this.kindError(a.spec, "codec");
+      if (Object.hasOwn(slot, name)) throw new Error(`layout "${this.name}": codec names field "${name}" twice`);
+      slot[name] = parts.length;
+      const f = a.spec;
+      if (f.kind === "uint") {
+        parts.push(a);
+      } else {
+        // high bits, then the low 32, each a bit range compiled like a field of its own
+        const hiBits = f.bits - 32;
+        parts.push(compile({ ...f, bits: hiBits, kind: "uint" }));
+        const lo = f.bitOffset + hiBits;
+        parts.push(compile({ ...f, bits: 32, bitOffset: lo, byteOffset: lo >>> 3, kind: "uint" }));
+      }
+    }
+    return new FieldCodec<N>(this as Layout, parts, slot);
   }
 
   /** true if the layout has a field `name` */

@@ -29,6 +29,14 @@ export interface LockstepProgress {
   wallSeconds: number;
 }
 
+/**
+ * Quantum length unless a scenario says otherwise [cycles]: long enough that a round trip
+ * to the RTL is noise, short enough that the transactions in flight stay few (they are
+ * garbage-collected young; with 64 Ki-cycle quanta a high-rate block spent most of its
+ * time promoting them).
+ */
+export const DEFAULT_QUANTUM_CYCLES = 8192;
+
 export interface LockstepOptions {
   rtl: RtlProcess;
   twin: BlockTwin;
@@ -78,7 +86,7 @@ function beatsOf(port: ResolvedStreamPort, bytes: number): number {
 export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult> {
   const { rtl, twin, scoreboard } = opts;
   const block = rtl.resolved;
-  const Q = opts.quantumCycles ?? 32_768;
+  const Q = opts.quantumCycles ?? DEFAULT_QUANTUM_CYCLES;
   const maxInFlight = opts.maxInFlight ?? 3;
   const maxIdle = opts.maxIdleCycles ?? 1_000_000;
   const drainQuiet = opts.drainQuietCycles ?? 4096;

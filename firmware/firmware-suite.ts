@@ -7,8 +7,10 @@
  * For every command the suite runs its success path and one case per error status the
  * command table lists; every rejected command must leave both the firmware's record and
  * the device tables exactly as they were.
+ *
+ * A bus with a close() method (e.g. one over RTL processes) is closed after each test.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   COMMANDS, CqContext, EqContext, InitHcaIn, QP_MAILBOX_BYTES, QpContext, QpModifyHeader, QpServiceType, QpState, QP_STATE_NAMES,
   QueryDevCapOut, QueryFwOut, Status, statusName, WriteMttHeader, command, type CommandResult, type FirmwareCommand,
@@ -251,8 +253,14 @@ export const ERROR_CASES: readonly Case[] = [
 // ---- the suite ---------------------------------------------------------------------------
 
 export function firmwareSuite(label: string, makeBus: () => DeviceBus | Promise<DeviceBus>): void {
+  const open: DeviceBus[] = [];
+  afterEach(async () => {
+    for (const bus of open.splice(0)) await (bus as DeviceBus & { close?: () => Promise<void> }).close?.();
+  });
   const rig = async (from?: "reset"): Promise<Rig> => {
-    const r = new Rig(await makeBus());
+    const bus = await makeBus();
+    open.push(bus);
+    const r = new Rig(bus);
     if (from !== "reset") await r.bringUp();
     return r;
   };

@@ -32,8 +32,8 @@ const TWINS: Record<string, TwinFactory> = {
   },
   doorbell: async (b, o) => {
     const { DoorbellTwin } = await import("../hca/index.ts");
-    // output streams in manifest order: m_fetch 0, m_cq_arm 1, m_err 2
-    const ready = o.outputReady ? { m_fetch: o.outputReady(0), m_cq_arm: o.outputReady(1), m_err: o.outputReady(2) } : undefined;
+    // output streams in manifest order: m_fetch 0, m_cq_arm 1, m_err 2, m_cfg_rd 3
+    const ready = o.outputReady ? { m_fetch: o.outputReady(0), m_cq_arm: o.outputReady(1), m_err: o.outputReady(2), m_cfg_rd: o.outputReady(3) } : undefined;
     return new DoorbellTwin({
       qpEntries: b.params.QP_ENTRIES!,
       cqEntries: b.params.CQ_ENTRIES!,
@@ -46,6 +46,12 @@ const TWINS: Record<string, TwinFactory> = {
     const { TptTwin, TPT_PARAM_NAMES } = await import("../hca/index.ts");
     const params = Object.fromEntries(Object.entries(TPT_PARAM_NAMES).map(([k, name]) => [k, b.params[name]!]));
     return new TptTwin(params);
+  },
+  wqe_fetch: async (b, o) => {
+    // the twin is cycle-exact with its outputs always ready (hca/wqe-fetch/README.md)
+    if (o.outputReady) throw new UserError("block wqe_fetch: its twin assumes outputs always ready; set cosim.out_ready_percent to 100");
+    const { WqeFetchTwin } = await import("../hca/wqe-fetch/index.ts");
+    return new WqeFetchTwin({ qpEntries: b.params.QP_ENTRIES!, tags: b.params.TAGS! });
   },
 };
 

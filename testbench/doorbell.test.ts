@@ -13,6 +13,7 @@ describe("doorbell scenario", () => {
     expect(r.scoreboard!.timing).toBe("pass");
     const d = r.doorbells!;
     expect(d.failures).toEqual([]);
+    expect(d.readbacks).toBeGreaterThan(0);
     for (const v of ["owner", "invalid_queue", "bad_offset", "bad_command"] as const) expect(d.verdicts[v], v).toBeGreaterThan(0);
     expect(d.coalesced).toBeGreaterThan(0);
     expect(r.scoreboard!.wires!.stat_rejected_owner).toEqual({ model: d.verdicts.owner, rtl: d.verdicts.owner });

@@ -12,6 +12,8 @@ import { DoorbellOracle, type DoorbellOracleReport } from "./doorbell-oracle.ts"
 import { doorbellStimulus, generateDoorbellTraffic } from "./traffic/doorbell-traffic.ts";
 import { TptOracle, type TptOracleReport } from "./tpt-oracle.ts";
 import { tptStimulus, tptTraffic } from "./traffic/tpt-traffic.ts";
+import { WqeFetchOracle, type WqeFetchOracleReport } from "./wqe-fetch-oracle.ts";
+import { generateWqeFetchTraffic, wqeFetchStimulus } from "./traffic/wqe-fetch-traffic.ts";
 import { TPT_PARAM_NAMES, type TptParams } from "../hca/index.ts";
 import { openSource } from "./sources.ts";
 import { GatewayTraffic } from "./traffic/gateway-traffic.ts";
@@ -21,6 +23,7 @@ export interface PlanResult {
   lineRate?: LineRateReport;
   doorbells?: DoorbellOracleReport;
   tpt?: TptOracleReport;
+  wqe?: WqeFetchOracleReport;
   failures: string[];
 }
 
@@ -35,7 +38,7 @@ export interface TrafficPlan {
 
 function framesPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
   const t = sc.traffic;
-  if (t.source === "gateway" || t.source === "doorbells" || t.source === "tpt_lookups") throw new Error("unreachable");
+  if (t.source === "gateway" || t.source === "doorbells" || t.source === "tpt_lookups" || t.source === "wqe_fetches") throw new Error("unreachable");
   const inPort = block.streams.find((s) => s.name === t.port && s.direction === "in");
   if (!inPort) {
     throw new UserError(`${sc.file}: traffic.port "${t.port}" is not an input stream of ${block.manifest.block} (inputs: ${block.streams.filter((s) => s.direction === "in").map((s) => s.name).join(", ")})`);
@@ -145,12 +148,43 @@ function tptPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
   };
 }
 
+function wqeFetchPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
+  const t = sc.traffic;
+  if (t.source !== "wqe_fetches") throw new Error("unreachable");
+  if (block.manifest.block !== "wqe_fetch") throw new UserError(`${sc.file}: traffic source "wqe_fetches" needs block wqe_fetch, not ${block.manifest.block}`);
+  const params = { qpEntries: block.params.QP_ENTRIES!, tags: block.params.TAGS! };
+  if (t.qps > params.qpEntries) throw new UserError(`${t.qpsAt}: traffic.qps ${t.qps} is more than the block's QP_ENTRIES ${params.qpEntries}`);
+  const traffic = generateWqeFetchTraffic({
+    seed: sc.seed,
+    params,
+    fetches: t.fetches,
+    qps: t.qps,
+    stale: t.stale,
+    malformed: t.malformed,
+    adversarial: t.adversarial,
+    latency: t.dmaLatency,
+    maxWqesPerFetch: t.maxWqesPerFetch,
+    gapMax: t.gapMax,
+  });
+  const oracle = new WqeFetchOracle(traffic);
+  return {
+    totalInputs: traffic.cfg.length + traffic.fetch.length + traffic.cpl.length,
+    stimulus: () => wqeFetchStimulus(traffic),
+    output: (port, txn) => oracle.output(port, txn),
+    finish: (wires) => {
+      const wqe = oracle.report(wires);
+      return { wqe, failures: sc.checks.includes("wqe_oracle") ? wqe.failures.map((f) => `wqe_oracle: ${f}`) : [] };
+    },
+  };
+}
+
 const PLANS: Record<Traffic["source"], (sc: Scenario, block: ResolvedBlock, clockMhz: number) => TrafficPlan> = {
   roce_frames: framesPlan,
   pcap: framesPlan,
   gateway: gatewayPlan,
   doorbells: doorbellPlan,
   tpt_lookups: tptPlan,
+  wqe_fetches: wqeFetchPlan,
 };
 
 export function createPlan(sc: Scenario, block: ResolvedBlock, clockMhz: number): TrafficPlan {

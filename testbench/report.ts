@@ -69,14 +69,23 @@ export function formatSummary(r: RunResult): string {
   if (r.lineRate) out.push("", formatLineRate(r.lineRate));
   if (r.tpt) {
     const t = r.tpt;
-    out.push(`  tpt_oracle: ${t.failures.length ? "FAIL" : "PASS"} — ${t.lookups} lookups (${Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(", ")})`);
+    out.push(`  tpt_oracle: ${t.failures.length ? "FAIL" : "PASS"} — ${t.lookups} lookups (${Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(", ")}); ${t.readbacks} table read-backs`);
     out.push(`  MPT cache hit rate ${(100 * t.hitRate).toFixed(1)}% (stat_hits / stat_lookups)`);
     out.push(`  latency from offer to last response beat, queueing included: cached regions p50/p99 ${t.latency.hot.p50}/${t.latency.hot.p99} cycles, cold regions ${t.latency.cold.p50}/${t.latency.cold.p99} cycles`);
     for (const f of t.failures) out.push(`    ${f}`);
   }
+  if (r.wqe) {
+    const w = r.wqe;
+    const list = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+    out.push(`  wqe_oracle: ${w.failures.length ? "FAIL" : "PASS"} — ${w.wqes} WQEs posted on ${w.queues} queues by ${w.fetches} fetches; ${w.reads} DMA reads issued`);
+    out.push(`  ${w.wrs} work requests (${list(w.wrsByOpcode)}); ${w.inline} inline, ${w.multiSge} with 2+ SGEs, ${w.spanning} reaching the second basic block`);
+    out.push(`  rejected: ${w.staleOwnerRejects} stale owner (all: ${list(w.rejects)})`);
+    out.push(`  ${w.outOfOrderCompletions} DMA completions out of order; ${w.ringWraps} ring wraps, ${w.counterWraps} counter wraps; ${w.emptyFetches} empty and ${w.foreignFetches} foreign-QPN fetches`);
+    for (const f of w.failures) out.push(`    ${f}`);
+  }
   if (r.doorbells) {
     const d = r.doorbells;
-    out.push(`  doorbell_oracle: ${d.failures.length ? "FAIL" : "PASS"} — ${d.doorbells} doorbells (${Object.entries(d.verdicts).map(([k, v]) => `${k} ${v}`).join(", ")}); ${d.fetches} fetches, ${d.cqUpdates} CQ updates, ${d.coalesced} coalesced`);
+    out.push(`  doorbell_oracle: ${d.failures.length ? "FAIL" : "PASS"} — ${d.doorbells} doorbells (${Object.entries(d.verdicts).map(([k, v]) => `${k} ${v}`).join(", ")}); ${d.fetches} fetches, ${d.cqUpdates} CQ updates, ${d.coalesced} coalesced; ${d.readbacks} ownership read-backs`);
     for (const f of d.failures) out.push(`    ${f}`);
   }
   if (r.captures?.length) out.push(`  captures: ${r.captures.length} files in ${r.captures[0]!.path.replace(/\/[^/]*$/, "/")} (${r.captures.reduce((s, c) => s + c.packets, 0)} packets)`);

@@ -23,6 +23,7 @@ import type { StatusCheckReport } from "./checks.ts";
 import type { DoorbellOracleReport } from "./doorbell-oracle.ts";
 import type { LineRateReport } from "./line-rate.ts";
 import type { TptOracleReport } from "./tpt-oracle.ts";
+import type { WqeFetchOracleReport } from "./wqe-fetch-oracle.ts";
 import { createPlan } from "./plans.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -48,6 +49,7 @@ export interface RunResult {
   lineRate?: LineRateReport;
   doorbells?: DoorbellOracleReport;
   tpt?: TptOracleReport;
+  wqe?: WqeFetchOracleReport;
   /** output transactions and bytes, and the cycles of the first and last */
   outputs: { transactions: number; bytes: number; firstCycle: number; lastCycle: number };
   captures?: { path: string; packets: number }[];
@@ -188,6 +190,7 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
   if (planned.lineRate) result.lineRate = planned.lineRate;
   if (planned.doorbells) result.doorbells = planned.doorbells;
   if (planned.tpt) result.tpt = planned.tpt;
+  if (planned.wqe) result.wqe = planned.wqe;
   result.failures.push(...planned.failures);
   if (result.failures.length) result.verdict = "FAIL";
   return result;

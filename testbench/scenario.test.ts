@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SourceError } from "../cosim/index.ts";
+import { DEFAULT_QUANTUM_CYCLES, SourceError } from "../cosim/index.ts";
 import { CHECKS, loadScenario, TRAFFIC_SOURCES } from "./scenario.ts";
 
 const quoted = (xs: readonly string[]) => xs.map((x) => `"${x}"`).join(", ");
@@ -38,7 +38,7 @@ describe("scenario files", () => {
 
   it("applies defaults", () => {
     const s = loadScenario(write(BASE));
-    expect(s.cosim).toEqual({ quantumCycles: 32_768, timeoutMs: 10_000, outReadyPercent: 100 });
+    expect(s.cosim).toEqual({ quantumCycles: DEFAULT_QUANTUM_CYCLES, timeoutMs: 10_000, outReadyPercent: 100 });
     expect(s.traffic).toMatchObject({ port: "s_axis", ipv6Fraction: 0.5, payloadBytes: [0, 4096], gapCycles: [0, 0], corruptFraction: 0 });
   });
 

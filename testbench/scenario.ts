@@ -4,7 +4,7 @@
  * names file:line:col.
  */
 import { dirname, resolve } from "node:path";
-import { readYamlFile, type YamlValue } from "../cosim/index.ts";
+import { DEFAULT_QUANTUM_CYCLES, readYamlFile, type YamlValue } from "../cosim/index.ts";
 import { ETHERNET_SPEEDS, IB_SPEEDS, IB_WIDTHS, type IbLink, type IbSpeed, type IbWidth } from "./links.ts";
 
 export interface RoceFramesTraffic {
@@ -77,10 +77,30 @@ export interface TptTrafficSpec {
   meanGap: number;
 }
 
-export type Traffic = RoceFramesTraffic | PcapTraffic | GatewayTrafficSpec | DoorbellTrafficSpec | TptTrafficSpec;
+export interface WqeFetchTrafficSpec {
+  source: "wqe_fetches";
+  /** fetch requests (doorbells after coalescing), each for 1..maxWqesPerFetch WQEs of one queue */
+  fetches: number;
+  /** QPs with a send and a receive ring (at most the block's QP_ENTRIES) */
+  qps: number;
+  /** file:line:col of traffic.qps, for the check against the block's parameters */
+  qpsAt: string;
+  /** shares of WQEs written with a stale owner bit / malformed (bad opcode, size, segment) */
+  stale: number;
+  malformed: number;
+  /** share of fetches that must issue no read (nothing new on the ring, or a QPN beyond the table) */
+  adversarial: number;
+  /** DMA read latency [cycles], each completion jittered by ± half of it */
+  dmaLatency: number;
+  maxWqesPerFetch: number;
+  /** most idle cycles between fetches */
+  gapMax: number;
+}
 
-export const CHECKS = ["content", "timing", "icrc_status", "line_rate", "doorbell_oracle", "tpt_oracle"] as const;
-export const TRAFFIC_SOURCES = ["roce_frames", "pcap", "gateway", "doorbells", "tpt_lookups"] as const;
+export type Traffic = RoceFramesTraffic | PcapTraffic | GatewayTrafficSpec | DoorbellTrafficSpec | TptTrafficSpec | WqeFetchTrafficSpec;
+
+export const CHECKS = ["content", "timing", "icrc_status", "line_rate", "doorbell_oracle", "tpt_oracle", "wqe_oracle"] as const;
+export const TRAFFIC_SOURCES = ["roce_frames", "pcap", "gateway", "doorbells", "tpt_lookups", "wqe_fetches"] as const;
 export type CheckName = (typeof CHECKS)[number];
 
 export interface Sweep {
@@ -122,6 +142,22 @@ function fraction(v: YamlValue | undefined, dflt: number): number {
 function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
   const m = v.map();
   const source = m.req("source").oneOf(TRAFFIC_SOURCES);
+  if (source === "wqe_fetches") {
+    const t: WqeFetchTrafficSpec = {
+      source,
+      fetches: m.req("fetches").int(1, 10_000_000),
+      qps: m.opt("qps")?.int(1, 0x100_0000) ?? 8,
+      qpsAt: ((q) => `${q.file}:${q.position().line}:${q.position().col}`)(m.opt("qps") ?? v),
+      stale: fraction(m.opt("stale"), 0.05),
+      malformed: fraction(m.opt("malformed"), 0.04),
+      adversarial: fraction(m.opt("adversarial"), 0.02),
+      dmaLatency: m.opt("dma_latency")?.int(1, 100_000) ?? 40,
+      maxWqesPerFetch: m.opt("max_wqes_per_fetch")?.int(1, 0x8000) ?? 6,
+      gapMax: m.opt("gap_max")?.int(0, 1_000_000) ?? 2,
+    };
+    m.done();
+    return t;
+  }
   if (source === "tpt_lookups") {
     const t: TptTrafficSpec = { source, lookups: m.req("lookups").int(100, 10_000_000), meanGap: m.opt("mean_gap")?.num() ?? 0 };
     m.done();
@@ -200,6 +236,7 @@ function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
 
 export function parseScenario(root: YamlValue): Scenario {
   const m = root.map();
+  if (m.has("stages")) root.fail(`a pipeline scenario (stages:, testbench/bringup) runs with \`hcasim run\`, not as a one-block scenario`);
   const name = m.req("scenario").str();
   const description = m.opt("description")?.str() ?? "";
   const seed = m.opt("seed")?.int(0, 0xffffffff) ?? 1;
@@ -232,7 +269,7 @@ export function parseScenario(root: YamlValue): Scenario {
 
   const cm = m.opt("cosim")?.map();
   const cosim = {
-    quantumCycles: cm?.opt("quantum_cycles")?.int(16, 1 << 24) ?? 32_768,
+    quantumCycles: cm?.opt("quantum_cycles")?.int(16, 1 << 24) ?? DEFAULT_QUANTUM_CYCLES,
     timeoutMs: cm?.opt("timeout_ms")?.int(100, 3_600_000) ?? 10_000,
     outReadyPercent: cm?.opt("out_ready_percent")?.int(1, 100) ?? 100,
   };

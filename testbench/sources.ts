@@ -9,9 +9,9 @@ import { readFileSync } from "node:fs";
 import { UserError, type StimulusItem } from "../cosim/index.ts";
 import { appendIcrc, IcrcStatus } from "../hca/index.ts";
 import { RoceFrameGenerator } from "./traffic/roce-frames.ts";
-import type { DoorbellTrafficSpec, GatewayTrafficSpec, TptTrafficSpec, PcapTraffic, RoceFramesTraffic, Traffic } from "./scenario.ts";
+import type { DoorbellTrafficSpec, GatewayTrafficSpec, TptTrafficSpec, PcapTraffic, RoceFramesTraffic, Traffic, WqeFetchTrafficSpec } from "./scenario.ts";
 
-type FramesTraffic = Exclude<Traffic, GatewayTrafficSpec | DoorbellTrafficSpec | TptTrafficSpec>;
+type FramesTraffic = Exclude<Traffic, GatewayTrafficSpec | DoorbellTrafficSpec | TptTrafficSpec | WqeFetchTrafficSpec>;
 
 /** An input transaction and, when the source knows it, the status the block must give it. */
 export interface SourceItem extends StimulusItem {

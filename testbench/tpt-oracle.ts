@@ -1,15 +1,20 @@
 /**
  * The tpt_oracle check: each lookup's answer (fault, or the physical segments) against
  * what the traffic generator registered — computed from its own bookkeeping, not the
- * twin. Also the figures the TPT is judged by: hit rate and miss latency.
+ * twin — and each table read-back (m_cfg_rd) against what it wrote. Also the figures the
+ * TPT is judged by: hit rate and miss latency.
  */
 import type { StreamTransaction } from "../core/block.ts";
 import { Histogram } from "../core/stats.ts";
 import { decodeResponse, faultName } from "../hca/index.ts";
+import { decodeCfgReadback } from "../hca/formats/index.ts";
+import { toHex } from "../core/hex.ts";
 import type { TptTraffic } from "./traffic/tpt-traffic.ts";
 
 export interface TptOracleReport {
   lookups: number;
+  /** table read-backs answered (all as written, unless listed in failures) */
+  readbacks: number;
   faults: Record<string, number>;
   hitRate: number;
   /** response latency [cycles] of lookups of regions the generator expects cached vs cold */
@@ -21,6 +26,7 @@ export interface TptOracleReport {
 
 export class TptOracle {
   private next = 0;
+  private nextRead = 0;
   private readonly faults: Record<string, number> = {};
   private readonly hot = new Histogram("hot");
   private readonly cold = new Histogram("cold");
@@ -29,6 +35,7 @@ export class TptOracle {
   constructor(private readonly t: TptTraffic) {}
 
   output(port: string, txn: StreamTransaction): void {
+    if (port === "m_cfg_rd") return this.readback(txn);
     if (port !== "m_resp") return;
     const i = this.next++;
     const want = this.t.requests[i];
@@ -48,16 +55,29 @@ export class TptOracle {
     }
   }
 
+  private readback(txn: StreamTransaction): void {
+    const i = this.nextRead++;
+    const want = this.t.readbacks[i];
+    if (!want) return this.fail(`table read-back #${i} for a read the source never made`);
+    if (toHex(txn.data) !== toHex(want.expected)) {
+      const got = decodeCfgReadback(txn.data);
+      const exp = decodeCfgReadback(want.expected);
+      this.fail(`table read-back #${i} (op ${exp.op}, index ${exp.index}): expected valid ${exp.valid} live ${exp.live} ${toHex(exp.entry)}, got valid ${got.valid} live ${got.live} ${toHex(got.entry)}`);
+    }
+  }
+
   private fail(msg: string): void {
     if (this.failures.length < 10) this.failures.push(msg);
   }
 
   report(wires: Record<string, number>): TptOracleReport {
     if (this.next !== this.t.requests.length) this.fail(`${this.next} responses for ${this.t.requests.length} lookups`);
+    if (this.nextRead !== this.t.readbacks.length) this.fail(`${this.nextRead} read-back answers for ${this.t.readbacks.length} reads`);
     const pct = (h: Histogram) => (h.count ? { p50: h.p50, p99: h.p99 } : { p50: 0, p99: 0 });
     const lookups = wires.stat_lookups ?? this.next;
     return {
       lookups: this.next,
+      readbacks: this.nextRead,
       faults: { ...this.faults },
       hitRate: lookups ? (wires.stat_hits ?? 0) / lookups : 0,
       latency: { hot: pct(this.hot), cold: pct(this.cold) },

@@ -13,6 +13,7 @@ describe("tpt scenario", () => {
     expect(r.scoreboard!.timing).toBe("pass");
     const t = r.tpt!;
     expect(t.failures).toEqual([]);
+    expect(t.readbacks).toBeGreaterThan(0);
     for (const f of ["invalid_key", "stale_key", "pd_violation", "access_violation", "bounds_violation", "translation_fault"]) expect(t.faults[f], f).toBeGreaterThan(0);
     expect(t.hitRate).toBeGreaterThan(0.2);
     expect(t.hitRate).toBeLessThan(1);

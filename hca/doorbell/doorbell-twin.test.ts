@@ -3,7 +3,9 @@ import type { StreamTransaction } from "../../core/block.ts";
 import { DoorbellTwin, type DoorbellTwinOptions } from "./doorbell-twin.ts";
 import {
   CfgTable,
+  cfgRead,
   cfgWrite,
+  CfgWrite,
   CqArm,
   CqArmUpdate,
   CqCommand,
@@ -94,6 +96,50 @@ describe("doorbell twin: ownership (security)", () => {
     t.runUntil(60);
     expect(fetches(t).map((f) => f.counter)).toEqual([1]);
     expect(t.take("m_err").map((e) => DoorbellError.decode(e.data).reason)).toEqual([RejectReason.invalidQueue]);
+  });
+});
+
+describe("doorbell twin: ownership read-back (s_cfg read, m_cfg_rd)", () => {
+  const answers = (t: DoorbellTwin) => t.take("m_cfg_rd").map((x) => ({ ...CfgWrite.decode(x.data), cycle: x.startCycle }));
+
+  it("answers each entry's valid bit and UAR page the cycle after the read, table and number echoed", () => {
+    const t = twinWith(4, (n) => n + 1);
+    t.offer("s_cfg", txn(cfgWrite(CfgTable.qp, 2, 7, false), 20)); // a destroyed QP
+    [cfgRead(CfgTable.qp, 1), cfgRead(CfgTable.cq, 3), cfgRead(CfgTable.qp, 2), cfgRead(CfgTable.qp, 5), cfgRead(CfgTable.cq, 64), cfgRead(7, 1)]
+      .forEach((r, i) => t.offer("s_cfg", txn(r, 30 + i)));
+    t.runUntil(50);
+    expect(answers(t).map((a) => [a.table, a.number, a.read, a.valid, a.uar, a.cycle])).toEqual([
+      [CfgTable.qp, 1, 1, 1, 2, 31],
+      [CfgTable.cq, 3, 1, 1, 4, 32],
+      [CfgTable.qp, 2, 1, 0, 0, 33], // invalidated: valid 0, uar 0
+      [CfgTable.qp, 5, 1, 0, 0, 34], // never written
+      [CfgTable.cq, 64, 1, 0, 0, 35], // beyond the table
+      [7, 1, 1, 0, 0, 36], // no such table
+    ]);
+  });
+
+  it("a read sees the write of the cycle before it, not the one after; reads change nothing", () => {
+    const t = new DoorbellTwin();
+    t.offer("s_cfg", txn(cfgWrite(CfgTable.qp, 9, 3), 10));
+    t.offer("s_cfg", txn(cfgRead(CfgTable.qp, 9), 11));
+    t.offer("s_cfg", txn(cfgWrite(CfgTable.qp, 9, 4), 12));
+    t.offer("s_cfg", txn(cfgRead(CfgTable.qp, 9), 13));
+    t.offer("s_mmio", txn(sendDoorbell(4, { qpn: 9, counter: 1 }), 14));
+    t.runUntil(40);
+    expect(answers(t).map((a) => a.uar)).toEqual([3, 4]);
+    expect(fetches(t)).toHaveLength(1);
+  });
+
+  it("s_cfg waits while an answer is not taken: later writes land only after it leaves", () => {
+    // m_cfg_rd is ready only from cycle 25 on
+    const t = new DoorbellTwin({ outputReady: { m_cfg_rd: (c) => c >= 25 } });
+    t.offer("s_cfg", txn(cfgWrite(CfgTable.qp, 1, 1), 10));
+    t.offer("s_cfg", txn(cfgRead(CfgTable.qp, 1), 11));
+    t.offer("s_cfg", txn(cfgRead(CfgTable.qp, 1), 12)); // held: the first answer waits until 25
+    t.offer("s_cfg", txn(cfgWrite(CfgTable.qp, 1, 2), 13)); // held behind it
+    t.offer("s_cfg", txn(cfgRead(CfgTable.qp, 1), 14));
+    t.runUntil(60);
+    expect(answers(t).map((a) => [a.uar, a.cycle])).toEqual([[1, 25], [1, 26], [2, 28]]);
   });
 });
 

@@ -13,13 +13,15 @@
  *     ownership tables and either rejected (needs m_err free), merged into its queue's
  *     pending entry (not the one being granted), or placed in the lowest free entry; if it
  *     cannot move it stays and s_mmio is not ready;
- *  4. s_mmio and s_cfg handshake (s_cfg is always ready; its write is seen from c+1);
+ *  4. s_mmio and s_cfg handshake (s_cfg is ready unless a read answer waits on m_cfg_rd;
+ *     its write is seen from c+1; a read loads its answer into m_cfg_rd, valid from c+1);
  *  5. every register takes its next value at the clock edge ending c.
  */
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
 import type { Layout } from "../../core/layout.ts";
 import {
   CfgTable,
+  cfgReadback,
   CfgWrite,
   CqArm,
   CqArmUpdate,
@@ -53,12 +55,12 @@ export const DOORBELL_DEFAULTS: DoorbellParams = { qpEntries: 64, cqEntries: 64,
 
 export interface DoorbellTwinOptions extends Partial<DoorbellParams> {
   /** tready per output port and cycle (the shim's backpressure pattern); omitted = always ready */
-  outputReady?: Partial<Record<"m_fetch" | "m_cq_arm" | "m_err", (cycle: number) => boolean>>;
+  outputReady?: Partial<Record<"m_fetch" | "m_cq_arm" | "m_err" | "m_cfg_rd", (cycle: number) => boolean>>;
 }
 
 export const DOORBELL_PORTS = {
   in: ["s_mmio", "s_cfg"],
-  out: ["m_fetch", "m_cq_arm", "m_err"],
+  out: ["m_fetch", "m_cq_arm", "m_err", "m_cfg_rd"],
 } as const;
 
 /** a doorbell as the check stage holds it: decoded from the MMIO record at handshake */
@@ -80,10 +82,15 @@ interface Decoded {
   cmd: number;
 }
 
+/** an input stream's transactions not yet taken: records and earliest cycles, side by side (no object per transaction) */
 interface InQueue {
-  q: { data: Uint8Array; at: number }[];
+  data: Uint8Array[];
+  at: number[];
   head: number;
 }
+
+/** outputs carry no user fields; one shared, frozen object instead of one per transaction */
+const NO_USER: Record<string, number> = Object.freeze({});
 
 const READY = (): boolean => true;
 
@@ -198,8 +205,8 @@ export class DoorbellTwin implements BlockTwin {
   /** every cycle below this has been simulated */
   private now = 0;
 
-  private readonly mmio: InQueue = { q: [], head: 0 };
-  private readonly cfg: InQueue = { q: [], head: 0 };
+  private readonly mmio: InQueue = { data: [], at: [], head: 0 };
+  private readonly cfg: InQueue = { data: [], at: [], head: 0 };
   private readonly lastStart = { s_mmio: 0, s_cfg: 0 };
 
   // ownership tables
@@ -229,9 +236,11 @@ export class DoorbellTwin implements BlockTwin {
   private readonly fetch = new OutReg();
   private readonly cqArm = new OutReg();
   private readonly err = new OutReg();
+  private readonly cfgRd = new OutReg();
   private readonly readyFetch: (c: number) => boolean;
   private readonly readyCq: (c: number) => boolean;
   private readonly readyErr: (c: number) => boolean;
+  private readonly readyCfgRd: (c: number) => boolean;
   private readonly alwaysReady: boolean;
 
   private stats = { doorbells: 0, coalesced: 0, rejectedOwner: 0, rejectedOther: 0, fetches: 0 };
@@ -269,7 +278,8 @@ export class DoorbellTwin implements BlockTwin {
     this.readyFetch = r.m_fetch ?? READY;
     this.readyCq = r.m_cq_arm ?? READY;
     this.readyErr = r.m_err ?? READY;
-    this.alwaysReady = !r.m_fetch && !r.m_cq_arm && !r.m_err;
+    this.readyCfgRd = r.m_cfg_rd ?? READY;
+    this.alwaysReady = !r.m_fetch && !r.m_cq_arm && !r.m_err && !r.m_cfg_rd;
   }
 
   offer(port: string, txn: StreamTransaction): void {
@@ -281,7 +291,9 @@ export class DoorbellTwin implements BlockTwin {
     }
     this.lastStart[port] = txn.startCycle;
     // the shim cannot drive a transaction before the cycle the harness had reached when it sent it
-    (port === "s_mmio" ? this.mmio : this.cfg).q.push({ data: txn.data, at: Math.max(txn.startCycle, this.now) });
+    const q = port === "s_mmio" ? this.mmio : this.cfg;
+    q.data.push(txn.data);
+    q.at.push(Math.max(txn.startCycle, this.now));
   }
 
   runUntil(cycle: number): void {
@@ -300,7 +312,7 @@ export class DoorbellTwin implements BlockTwin {
   }
 
   take(port: string): StreamTransaction[] {
-    const reg = port === "m_fetch" ? this.fetch : port === "m_cq_arm" ? this.cqArm : port === "m_err" ? this.err : null;
+    const reg = port === "m_fetch" ? this.fetch : port === "m_cq_arm" ? this.cqArm : port === "m_err" ? this.err : port === "m_cfg_rd" ? this.cfgRd : null;
     if (!reg) throw new Error(`doorbell twin: no output stream port "${port}" (output ports: ${DOORBELL_PORTS.out.join(", ")})`);
     return reg.done.splice(0, reg.done.length);
   }
@@ -322,11 +334,11 @@ export class DoorbellTwin implements BlockTwin {
   }
 
   private idle(): boolean {
-    return this.s1 === null && this.entries === 0 && !this.fetch.valid && !this.cqArm.valid && !this.err.valid;
+    return this.s1 === null && this.entries === 0 && !this.fetch.valid && !this.cqArm.valid && !this.err.valid && !this.cfgRd.valid;
   }
 
   private nextAt(q: InQueue): number {
-    return q.head < q.q.length ? q.q[q.head].at : Infinity;
+    return q.head < q.at.length ? q.at[q.head]! : Infinity;
   }
 
   /** the reject reason of doorbell d against the tables as they are now, or 0 */
@@ -347,12 +359,15 @@ export class DoorbellTwin implements BlockTwin {
     const fR = this.alwaysReady || this.readyFetch(c);
     const cR = this.alwaysReady || this.readyCq(c);
     const eR = this.alwaysReady || this.readyErr(c);
+    const rR = this.alwaysReady || this.readyCfgRd(c);
     const fHs = this.fetch.valid && fR;
     const cHs = this.cqArm.valid && cR;
     const eHs = this.err.valid && eR;
-    if (fHs) this.fetch.done.push({ data: this.fetch.data, user: {}, startCycle: c, endCycle: c });
-    if (cHs) this.cqArm.done.push({ data: this.cqArm.data, user: {}, startCycle: c, endCycle: c });
-    if (eHs) this.err.done.push({ data: this.err.data, user: {}, startCycle: c, endCycle: c });
+    const rHs = this.cfgRd.valid && rR;
+    if (fHs) this.fetch.done.push({ data: this.fetch.data, user: NO_USER, startCycle: c, endCycle: c });
+    if (cHs) this.cqArm.done.push({ data: this.cqArm.data, user: NO_USER, startCycle: c, endCycle: c });
+    if (eHs) this.err.done.push({ data: this.err.data, user: NO_USER, startCycle: c, endCycle: c });
+    if (rHs) this.cfgRd.done.push({ data: this.cfgRd.data, user: NO_USER, startCycle: c, endCycle: c });
     const fetchFree = !this.fetch.valid || fR;
     const cqFree = !this.cqArm.valid || cR;
     const errFree = !this.err.valid || eR;
@@ -402,8 +417,8 @@ export class DoorbellTwin implements BlockTwin {
     let nextS1 = advance ? null : d;
     if (d === null || advance) {
       const m = this.mmio;
-      if (m.head < m.q.length && m.q[m.head].at <= c) {
-        nextS1 = decodeMmio(m.q[m.head].data, this.params.uarPages);
+      if (m.head < m.at.length && m.at[m.head]! <= c) {
+        nextS1 = decodeMmio(m.data[m.head]!, this.params.uarPages);
         this.shift(m);
       }
     }
@@ -413,6 +428,7 @@ export class DoorbellTwin implements BlockTwin {
     if (fHs) this.fetch.valid = false;
     if (cHs) this.cqArm.valid = false;
     if (eHs) this.err.valid = false;
+    if (rHs) this.cfgRd.valid = false;
     if (g >= 0) this.issue(g);
     if (d && advance) {
       this.stats.doorbells++;
@@ -430,17 +446,19 @@ export class DoorbellTwin implements BlockTwin {
     }
     this.s1 = nextS1;
 
+    // s_cfg waits while a read answer is not taken
     const q = this.cfg;
-    if (q.head < q.q.length && q.q[q.head].at <= c) {
-      this.applyCfg(q.q[q.head].data);
+    if (q.head < q.at.length && q.at[q.head]! <= c && (!this.cfgRd.valid || rHs)) {
+      this.applyCfg(q.data[q.head]!);
       this.shift(q);
     }
   }
 
   private shift(q: InQueue): void {
     q.head++;
-    if (q.head > 4096 && q.head * 2 > q.q.length) {
-      q.q.splice(0, q.head);
+    if (q.head > 4096 && q.head * 2 > q.at.length) {
+      q.data.splice(0, q.head);
+      q.at.splice(0, q.head);
       q.head = 0;
     }
   }
@@ -495,6 +513,16 @@ export class DoorbellTwin implements BlockTwin {
     const b = rec.length >= CfgWrite.sizeBytes ? rec : padded(rec);
     const table = CfgWrite.get(b, 0, "table");
     const n = CfgWrite.get(b, 0, "number");
+    if (CfgWrite.get(b, 0, "read") === 1) {
+      // the entry as the writes before this cycle left it (this cycle's check read the same tables)
+      const inQp = table === CfgTable.qp && n < this.params.qpEntries;
+      const inCq = table === CfgTable.cq && n < this.params.cqEntries;
+      const valid = inQp ? this.qpValid[n] === 1 : inCq ? this.cqValid[n] === 1 : false;
+      const uar = inQp ? this.qpUar[n] : inCq ? this.cqUar[n] : 0;
+      this.cfgRd.valid = true;
+      this.cfgRd.data = cfgReadback(table, n, valid, uar);
+      return;
+    }
     const uar = CfgWrite.get(b, 0, "uar");
     const valid = CfgWrite.get(b, 0, "valid") === 1 && uar < this.params.uarPages ? 1 : 0;
     if (table === CfgTable.qp && n < this.params.qpEntries) {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  CfgTable,
+  cfgRead,
+  cfgReadback,
+  cfgWrite,
   CfgWrite,
   CqArmUpdate,
   CqDoorbell,
@@ -46,5 +50,12 @@ describe("doorbell formats", () => {
     expect(dv.getUint32(0)).toBe(2 * 4096 + 0x20);
     expect(dv.getUint32(8)).toBe((1 << 28) | (2 << 24) | 0x42);
     expect(dv.getUint32(12)).toBe(0xabcd);
+  });
+
+  it("an ownership read is a CfgWrite record with the read bit (byte 1 bit 1); its answer keeps the layout, uar 0 unless valid", () => {
+    expect([...cfgWrite(CfgTable.cq, 0x12, 3)]).toEqual([1, 0x01, 0, 3, 0, 0, 0, 0x12]);
+    expect([...cfgRead(CfgTable.qp, 0x345)]).toEqual([0, 0x02, 0, 0, 0, 0, 0x03, 0x45]);
+    expect(CfgWrite.decode(cfgReadback(CfgTable.qp, 5, true, 9))).toMatchObject({ read: 1, valid: 1, uar: 9, number: 5 });
+    expect(CfgWrite.decode(cfgReadback(CfgTable.qp, 5, false, 9))).toMatchObject({ read: 1, valid: 0, uar: 0 });
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Formats of the doorbell block (hca/doorbell/README.md), declared once: the UAR MMIO
  * write record on s_mmio, the three doorbell words it may carry, the ownership-table write
- * on s_cfg, and the records on m_fetch, m_cq_arm and m_err. The RTL
+ * or read on s_cfg (answered on m_cfg_rd in the same layout), and the records on m_fetch,
+ * m_cq_arm and m_err. The RTL
  * (rtl-models/doorbell/doorbell.sv) reads the same offsets: byte 0 of a record travels in
  * lane 0 (tdata[7:0]) and multi-byte fields are big-endian, as drawn here.
  *
@@ -139,17 +140,22 @@ export const CqDoorbell = defineLayout(
 export const CfgTable = { qp: 0, cq: 1 } as const;
 
 /**
- * s_cfg: one ownership-table write from firmware.
- *   byte 0    1                 2..3   4      5..7
- *   | table | rsvd:7 valid:1 | uar  | rsvd | number |
+ * s_cfg: one ownership-table write (read 0) or read (read 1) from firmware; m_cfg_rd: the
+ * answer to a read, in the same layout.
+ *   byte 0    1                        2..3   4      5..7
+ *   | table | rsvd:6 read:1 valid:1 | uar  | rsvd | number |
  * A write whose number is beyond the table, or whose table is neither QP nor CQ, changes
- * nothing; a write with uar ≥ UAR_PAGES stores an invalid entry.
+ * nothing; a write with uar ≥ UAR_PAGES stores an invalid entry. A read (valid and uar
+ * ignored) is answered the cycle after it with read 1, the table and number echoed, and the
+ * entry's valid bit and UAR page (uar 0 when not valid; valid 0 beyond the table); s_cfg
+ * waits while an answer is not taken.
  */
 export const CfgWrite = defineLayout(
   "doorbell-cfg-write",
   [
     { name: "table", bits: 8, doc: "CfgTable: 0 QP, 1 CQ" },
-    { name: "reserved0", bits: 7 },
+    { name: "reserved0", bits: 6 },
+    { name: "read", bits: 1, doc: "1: read the entry back on m_cfg_rd instead of writing it" },
     { name: "valid", bits: 1 },
     { name: "uar", bits: 16, doc: "the UAR page (process) the queue belongs to" },
     { name: "reserved1", bits: 8 },
@@ -254,4 +260,14 @@ export function cqDoorbell(uar: number, f: CqDoorbellFields): Uint8Array {
 /** the s_cfg record giving queue `number` of `table` to UAR page `uar` (or invalidating it) */
 export function cfgWrite(table: number, number: number, uar: number, valid = true): Uint8Array {
   return CfgWrite.encode({ table, number, uar, valid: valid ? 1 : 0 });
+}
+
+/** the s_cfg record reading entry `number` of `table` back (answered on m_cfg_rd) */
+export function cfgRead(table: number, number: number): Uint8Array {
+  return CfgWrite.encode({ table, number, read: 1 });
+}
+
+/** the m_cfg_rd answer for an entry (`valid` false: uar reads 0) */
+export function cfgReadback(table: number, number: number, valid: boolean, uar: number): Uint8Array {
+  return CfgWrite.encode({ table, number, read: 1, valid: valid ? 1 : 0, uar: valid ? uar : 0 });
 }

@@ -5,7 +5,7 @@
  * doorbell rung from another process's page.
  *
  * Rings (host memory, registered for local write):
- *  - CQ: 2^logSize CQEs of 32 bytes (cqe.ts), filled with owner = 1 (nothing valid on lap 0).
+ *  - CQ: 2^logSize CQEs of 32 bytes (hca/formats/cqe.ts), filled with owner = 1 (nothing valid on lap 0).
  *  - QP: one buffer, the send queue (2^logSq WQEs) at wqe_base then the receive queue
  *    (2^logRq WQEs), each WQE one fixed stride of WQE_STRIDE bytes (2 basic blocks,
  *    hca/formats/wqe.ts). Send WQEs carry the owner bit (index >> logSq) & 1.
@@ -23,7 +23,7 @@ import {
   encodeRecvWqe, encodeSendWqe, ownerBitOf, sendWqeUnits, WQE_BB_BYTES, WQE_STRIDE, type SendWr, type Sge,
 } from "../formats/index.ts";
 import { Opcode, QpContext, QpModifyHeader, QpServiceType, QpState, QP_MAILBOX_BYTES, QP_STATE_NAMES } from "../../firmware/index.ts";
-import { CQE_BYTES, CqeLayout } from "./cqe.ts";
+import { CQE_BYTES, CqeLayout } from "../formats/cqe.ts";
 import type { Device, Mr, Pd } from "./device.ts";
 import { VerbsError } from "./errors.ts";
 

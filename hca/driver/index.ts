@@ -6,7 +6,7 @@
  */
 export * from "./command.ts";
 export * from "./context.ts";
-export * from "./cqe.ts";
+export * from "../formats/cqe.ts";
 export * from "./device.ts";
 export * from "./errors.ts";
 export * from "./index-pool.ts";

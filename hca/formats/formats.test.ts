@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { Layout } from "../../core/layout.ts";
 import {
-  Access, cfgMptInvalidate, cfgMptWrite, cfgMttWrite, decodeMpt, decodeMtt, encodeMpt, encodeMtt, keyIndex, keyVariant, makeKey,
-  MptEntryLayout, MptState, mptUsable, MttEntryLayout, TPT_CFG_BEAT_BYTES, TptCfgHeaderLayout, TptCfgOp, type MptEntry,
+  Access, cfgMptInvalidate, cfgMptRead, cfgMptWrite, cfgMttRead, cfgMttWrite, decodeCfgReadback, decodeMpt, decodeMtt, encodeCfgReadback,
+  encodeMpt, encodeMtt, keyIndex, keyVariant, makeKey, MptEntryLayout, MptState, mptUsable, MttEntryLayout, readbackMpt, readbackMtt,
+  TPT_CFG_BEAT_BYTES, TptCfgHeaderLayout, TptCfgOp, TptCfgRdHeaderLayout, type MptEntry,
 } from "./index.ts";
 
 function contiguous(l: Layout): void {
@@ -21,7 +22,7 @@ const entry: MptEntry = {
 
 describe("memory-protection formats", () => {
   it("every field starts where the previous one ends (offsets = sum of sizes)", () => {
-    for (const l of [MptEntryLayout, MttEntryLayout, TptCfgHeaderLayout] as Layout[]) contiguous(l);
+    for (const l of [MptEntryLayout, MttEntryLayout, TptCfgHeaderLayout, TptCfgRdHeaderLayout] as Layout[]) contiguous(l);
     expect([MptEntryLayout.sizeBytes, MttEntryLayout.sizeBytes, TptCfgHeaderLayout.sizeBytes, TPT_CFG_BEAT_BYTES]).toEqual([32, 8, 8, 40]);
     expect(MptEntryLayout.field("start").byteOffset).toBe(8);
     expect(MptEntryLayout.field("mttBase").byteOffset).toBe(24);
@@ -68,5 +69,23 @@ describe("memory-protection formats", () => {
     expect(m.length).toBe(16);
     expect(TptCfgHeaderLayout.get(m, 0, "index")).toBe(0x10000);
     expect(decodeMtt(m, 8)).toEqual({ addr: 0x5000n, present: true });
+  });
+
+  it("reads carry op and index only; an answer is one 40-byte beat: op, valid and live bits, index, the entry (zero when not valid)", () => {
+    expect([...cfgMptRead(0x102)]).toEqual([4, 0, 0, 0, 0, 0, 1, 2]);
+    expect([...cfgMttRead(3)]).toEqual([5, 0, 0, 0, 0, 0, 0, 3]);
+    const mpt = encodeCfgReadback({ op: TptCfgOp.mptRead, index: 7, valid: true, live: true, entry: encodeMpt(entry) });
+    expect(mpt.length).toBe(TPT_CFG_BEAT_BYTES);
+    expect(mpt[1]).toBe(0b11);
+    expect(readbackMpt(decodeCfgReadback(mpt))).toEqual(entry);
+    const owned = decodeCfgReadback(encodeCfgReadback({ op: TptCfgOp.mptRead, index: 7, valid: true, live: false, entry: encodeMpt({ ...entry, state: MptState.free }) }));
+    expect([owned.valid, owned.live, readbackMpt(owned)!.state]).toEqual([true, false, MptState.free]);
+    const none = encodeCfgReadback({ op: TptCfgOp.mptRead, index: 7, valid: false, live: false, entry: encodeMpt(entry) });
+    expect([...none.subarray(8)].every((x) => x === 0)).toBe(true);
+    expect(readbackMpt(decodeCfgReadback(none))).toBeNull();
+    const mtt = decodeCfgReadback(encodeCfgReadback({ op: TptCfgOp.mttRead, index: 9, valid: true, live: false, entry: encodeMtt({ addr: 0x7000n, present: true }) }));
+    expect(mtt.entry.length).toBe(8);
+    expect(readbackMtt(mtt)).toEqual({ addr: 0x7000n, present: true });
+    expect(() => decodeCfgReadback(new Uint8Array(16))).toThrow(/40-byte beat/);
   });
 });

@@ -1,4 +1,5 @@
-/** hca/formats: memory-protection formats (keys, MPT, MTT, TPT config commands). The public face. */
+/** hca/formats: memory-protection formats (keys, MPT, MTT, TPT config commands), WQEs and CQEs. The public face. */
+export * from "./cqe.ts";
 export * from "./keys.ts";
 export * from "./mpt.ts";
 export * from "./mtt.ts";

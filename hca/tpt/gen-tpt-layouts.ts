@@ -9,11 +9,12 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Layout } from "../../core/layout.ts";
-import { MptEntryLayout, MttEntryLayout, TptCfgHeaderLayout, TptCfgOp } from "../formats/index.ts";
+import { MptEntryLayout, MttEntryLayout, TptCfgHeaderLayout, TptCfgOp, TptCfgRdHeaderLayout } from "../formats/index.ts";
 import { TptFault, TptRequestLayout, TptRespBeatLayout } from "./tpt-format.ts";
 
 const LAYOUTS: [string, Layout][] = [
   ["CFG", TptCfgHeaderLayout as Layout],
+  ["CFGRD", TptCfgRdHeaderLayout as Layout],
   ["MPT", MptEntryLayout as Layout],
   ["MTT", MttEntryLayout as Layout],
   ["REQ", TptRequestLayout as Layout],
@@ -34,7 +35,7 @@ export function generateTptLayouts(): string {
       lines.push(`localparam int ${n}_HI = ${l.sizeBits - 1 - f.bitOffset};`, `localparam int ${n}_W = ${f.bits};`);
     }
   }
-  lines.push("", "// s_cfg ops (hca/formats/tpt-cfg.ts)");
+  lines.push("", "// s_cfg ops, echoed on m_cfg_rd (hca/formats/tpt-cfg.ts)");
   for (const [k, v] of Object.entries(TptCfgOp)) lines.push(`localparam logic [7:0] OP_${k.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()} = 8'd${v};`);
   lines.push("", "// fault codes (hca/tpt/tpt-format.ts)");
   for (const [k, v] of Object.entries(TptFault)) lines.push(`localparam logic [7:0] FAULT_${k.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()} = 8'd${v};`);

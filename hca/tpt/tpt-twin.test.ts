@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { StreamTransaction } from "../../core/block.ts";
-import { Access, cfgMptInvalidate, cfgMptWrite, cfgMttWrite, makeKey, MptState, type MptEntry } from "../formats/index.ts";
+import {
+  Access, cfgMptInvalidate, cfgMptRead, cfgMptWrite, cfgMttRead, cfgMttWrite, decodeCfgReadback, makeKey, MptState, readbackMpt, readbackMtt,
+  TptCfgOp, type MptEntry,
+} from "../formats/index.ts";
 import { decodeResponse, encodeRequest, TptFault, TptRequestLayout, TptRespBeatLayout, type TptRequest } from "./tpt-format.ts";
 import { TptTwin } from "./tpt-twin.ts";
 
@@ -122,6 +125,55 @@ describe("tpt twin: the protection checks (each test fails if its check is remov
     expect(lookup(setup(), req({ key: makeKey(5, 0x12), pd: 9, access: 8, len: 0x10000 }), 10).fault).toBe(TptFault.staleKey);
     expect(lookup(setup(), req({ pd: 9, access: 8, len: 0x10000 }), 10).fault).toBe(TptFault.pdViolation);
     expect(lookup(setup(), req({ access: 8, len: 0x10000 }), 10).fault).toBe(TptFault.accessViolation);
+  });
+});
+
+describe("tpt twin: table read-back on s_cfg (m_cfg_rd)", () => {
+  /** the answers to reads offered at `cycle`, one per cycle */
+  function read(t: TptTwin, reads: Uint8Array[], cycle: number) {
+    reads.forEach((r, i) => t.offer("s_cfg", txn(r, cycle + i)));
+    t.runUntil(cycle + reads.length + 10);
+    return t.take("m_cfg_rd").map((x) => ({ ...decodeCfgReadback(x.data), cycle: x.endCycle }));
+  }
+
+  it("an MPT read answers the entry as written, owned and live, the cycle after the read", () => {
+    const [r] = read(setup(), [cfgMptRead(5)], 20);
+    expect(r).toMatchObject({ op: TptCfgOp.mptRead, index: 5, valid: true, live: true, cycle: 21 });
+    expect(readbackMpt(r!)).toEqual(REGION);
+  });
+
+  it("after HW2SW the entry reads back not owned, with a zero entry; never-written and out-of-table entries likewise", () => {
+    const t = setup();
+    t.offer("s_cfg", txn(cfgMptInvalidate(5), 10));
+    const rs = read(t, [cfgMptRead(5), cfgMptRead(6), cfgMptRead(256)], 20);
+    expect(rs.map((r) => [r.index, r.valid, r.live, r.entry.every((b) => b === 0)])).toEqual([[5, false, false, true], [6, false, false, true], [256, false, false, true]]);
+  });
+
+  it("an entry written in the free state is owned but not live (the lookup path refuses it)", () => {
+    const [r] = read(setup({ ...REGION, state: MptState.free }), [cfgMptRead(5)], 20);
+    expect([r!.valid, r!.live, readbackMpt(r!)!.state]).toEqual([true, false, MptState.free]);
+  });
+
+  it("MTT reads answer address and present bit of written entries only", () => {
+    const t = setup();
+    t.offer("s_cfg", txn(cfgMttWrite(101, { addr: 0xabc_d000n, present: false }), 10));
+    const rs = read(t, [cfgMttRead(100), cfgMttRead(101), cfgMttRead(103), cfgMttRead(4096)], 20);
+    expect(rs.map((r) => readbackMtt(r))).toEqual([{ addr: PAGES[0], present: true }, { addr: 0xabc_d000n, present: false }, null, null]);
+    expect(rs.map((r) => r.cycle)).toEqual([21, 22, 23, 24]);
+  });
+
+  it("a read sees exactly the writes before it on s_cfg, however lookups interleave", () => {
+    const t = setup();
+    // a lookup that misses and fills across the writes and reads below
+    t.offer("s_req", txn(encodeRequest(req()), 10));
+    const e2 = { ...REGION, variant: 0x22 };
+    t.offer("s_cfg", txn(cfgMptRead(5), 12));
+    t.offer("s_cfg", txn(cfgMptWrite(5, e2), 13));
+    t.offer("s_cfg", txn(cfgMptRead(5), 14));
+    for (let c = 11; c < 60; c += 3) t.runUntil(c); // small quanta
+    const rs = t.take("m_cfg_rd").map((x) => readbackMpt(decodeCfgReadback(x.data))!.variant);
+    expect(rs).toEqual([0x11, 0x22]);
+    expect(decodeResponse(t.take("m_resp")[0]!.data).fault).toBe(TptFault.staleKey); // its fill came after the rewrite
   });
 });
 

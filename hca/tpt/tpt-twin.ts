@@ -15,9 +15,18 @@
  * The twin is event-driven: work per lookup (a few probes at most), never per cycle. An
  * event at cycle c is only resolved once runUntil(T > c) says every s_cfg write before c
  * is known; a lookup whose next event lies beyond T waits in `cur`.
+ *
+ * s_cfg reads (MPT / MTT read-back) are answered where they stand in the s_cfg queue, so an
+ * answer sees exactly the writes before its handshake w; it leaves on m_cfg_rd at w + 1
+ * (m_cfg_rd always ready, like m_resp). The queue is applied up to the earliest table
+ * access a pending lookup may still make, never past it.
  */
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
-import { ACCESS_ALL, decodeMpt, MPT_LOG2_PAGE_MAX, MPT_LOG2_PAGE_MIN, MptState, TPT_CFG_HEADER_BYTES, TptCfgHeaderLayout, TptCfgOp } from "../formats/index.ts";
+import { tptCheck } from "./tpt-check.ts";
+import {
+  decodeMpt, encodeCfgReadback, MPT_ENTRY_BYTES, MPT_LOG2_PAGE_MAX, MPT_LOG2_PAGE_MIN, MptState, MTT_ENTRY_BYTES, TPT_CFG_BEAT_BYTES,
+  TPT_CFG_HEADER_BYTES, TptCfgHeaderLayout, TptCfgOp,
+} from "../formats/index.ts";
 import {
   resolveTptParams, TPT_REQ_BYTES, TPT_RESP_BEAT_BYTES, TptFault, TptRequestLayout, TptRespBeatLayout, type TptParams,
 } from "./tpt-format.ts";
@@ -25,6 +34,7 @@ import {
 const IN_CFG = "s_cfg";
 const IN_REQ = "s_req";
 const OUT_RESP = "m_resp";
+const OUT_CFG_RD = "m_cfg_rd";
 const TWO32 = 0x1_0000_0000;
 
 /** An MPT table entry as the block holds it; immutable (the cache keeps references). */
@@ -118,6 +128,9 @@ export class TptTwin implements BlockTwin {
   private readonly mttHi: Uint32Array;
   private readonly mttLo: Uint32Array;
   private readonly mttPresent: Uint8Array;
+  /** read-back state: each MPT entry's bytes while hardware-owned (else null), MTT entries written */
+  private readonly mptOwned: (Uint8Array | null)[];
+  private readonly mttWritten: Uint8Array;
   /** stage B's segment buffer (the last translation) */
   private readonly segHi: Uint32Array;
   private readonly segLo: Uint32Array;
@@ -142,6 +155,8 @@ export class TptTwin implements BlockTwin {
 
   private readonly done: StreamTransaction[] = [];
   private doneHead = 0;
+  private readonly cfgRdDone: StreamTransaction[] = [];
+  private cfgRdHead = 0;
   /** counter events (cycle h, what) not yet visible at `now` */
   private readonly statQ: { h: number; kind: number; fault: boolean }[] = [];
   private statHead = 0;
@@ -154,6 +169,8 @@ export class TptTwin implements BlockTwin {
     this.mttHi = new Uint32Array(p.mttEntries);
     this.mttLo = new Uint32Array(p.mttEntries);
     this.mttPresent = new Uint8Array(p.mttEntries);
+    this.mptOwned = new Array<Uint8Array | null>(p.mptEntries).fill(null);
+    this.mttWritten = new Uint8Array(p.mttEntries);
     this.segHi = new Uint32Array(p.maxSegments);
     this.segLo = new Uint32Array(p.maxSegments);
     this.segLen = new Uint32Array(p.maxSegments);
@@ -164,8 +181,8 @@ export class TptTwin implements BlockTwin {
   offer(port: string, txn: StreamTransaction): void {
     if (port === IN_CFG) {
       if (txn.startCycle < this.lastCfgStart) throw new Error(`tpt twin: ${IN_CFG} startCycle ${txn.startCycle} is before the previous ${this.lastCfgStart}`);
-      if (txn.data.length < TPT_CFG_HEADER_BYTES || txn.data.length > 40) {
-        throw new Error(`tpt twin: an ${IN_CFG} transaction is one beat of 8..40 bytes, got ${txn.data.length}`);
+      if (txn.data.length < TPT_CFG_HEADER_BYTES || txn.data.length > TPT_CFG_BEAT_BYTES) {
+        throw new Error(`tpt twin: an ${IN_CFG} transaction is one beat of ${TPT_CFG_HEADER_BYTES}..${TPT_CFG_BEAT_BYTES} bytes, got ${txn.data.length}`);
       }
       this.lastCfgStart = txn.startCycle;
       const w = Math.max(txn.startCycle, this.now, this.lastCfgW + 1);
@@ -265,11 +282,24 @@ export class TptTwin implements BlockTwin {
       this.ePrev = h + beats;
       this.cur = null;
     }
+    // answer the s_cfg reads before the earliest table access still to come: a lookup
+    // waiting in A (probe or fill at c.at), or in B (MTT reads from d + 1); without one,
+    // the next lookup cannot probe before T + 1
+    const c = this.cur;
+    this.applyCfgBefore(c === null ? T : c.phase === Phase.Translate ? c.at + 1 : c.at);
     this.now = cycle;
   }
 
   take(port: string): StreamTransaction[] {
-    if (port !== OUT_RESP) throw new Error(`tpt twin: no output stream port "${port}" (output ports: ${OUT_RESP})`);
+    if (port === OUT_CFG_RD) {
+      let n = this.cfgRdHead;
+      while (n < this.cfgRdDone.length && this.cfgRdDone[n].endCycle < this.now) n++;
+      const out = this.cfgRdDone.slice(this.cfgRdHead, n);
+      this.cfgRdHead = n;
+      if (n > 4096) { this.cfgRdDone.splice(0, n); this.cfgRdHead = 0; }
+      return out;
+    }
+    if (port !== OUT_RESP) throw new Error(`tpt twin: no output stream port "${port}" (output ports: ${OUT_RESP}, ${OUT_CFG_RD})`);
     let n = this.doneHead;
     while (n < this.done.length && this.done[n].endCycle < this.now) n++;
     const out = this.done.slice(this.doneHead, n);
@@ -298,21 +328,28 @@ export class TptTwin implements BlockTwin {
   private applyCfgBefore(cycle: number): void {
     const q = this.cfgQ;
     while (this.cfgHead < q.length && q[this.cfgHead].w < cycle) {
-      this.applyCfg(q[this.cfgHead++].data);
+      const c = q[this.cfgHead++];
+      this.applyCfg(c.data, c.w);
     }
     if (this.cfgHead > 4096) { q.splice(0, this.cfgHead); this.cfgHead = 0; }
   }
 
-  private applyCfg(b: Uint8Array): void {
+  /** one s_cfg transaction that handshook at cycle w */
+  private applyCfg(b: Uint8Array, w: number): void {
     const op = TptCfgHeaderLayout.get(b, 0, "op");
     const index = TptCfgHeaderLayout.get(b, 0, "index");
     const p = this.params;
+    if (op === TptCfgOp.mptRead || op === TptCfgOp.mttRead) {
+      this.cfgRdDone.push({ data: this.readback(op, index), user: {}, startCycle: w + 1, endCycle: w + 1 });
+      return;
+    }
     if (op === TptCfgOp.mptWrite || op === TptCfgOp.mptInvalidate) {
       if (index >= p.mptEntries) return;
       if (op === TptCfgOp.mptWrite) {
         if (b.length < TPT_CFG_HEADER_BYTES + 32) throw new Error(`tpt twin: an MPT write needs 40 bytes, got ${b.length}`);
         const e = decodeMpt(b, TPT_CFG_HEADER_BYTES);
         const end = e.start + e.length;
+        this.mptOwned[index] = b.slice(TPT_CFG_HEADER_BYTES, TPT_CFG_HEADER_BYTES + MPT_ENTRY_BYTES);
         this.mpt[index] = {
           usable: e.state === MptState.valid && e.log2PageSize >= MPT_LOG2_PAGE_MIN && e.log2PageSize <= MPT_LOG2_PAGE_MAX,
           variant: e.variant,
@@ -327,6 +364,7 @@ export class TptTwin implements BlockTwin {
         };
       } else {
         this.mpt[index] = DEAD;
+        this.mptOwned[index] = null;
       }
       // the cache line of this index is dropped, whatever it holds
       this.cTag[index & (p.cacheEntries - 1)] = -1;
@@ -338,36 +376,31 @@ export class TptTwin implements BlockTwin {
       this.mttHi[index] = dv.getUint32(0);
       this.mttLo[index] = lo & ~0xfff;
       this.mttPresent[index] = lo & 1;
+      this.mttWritten[index] = 1;
     }
+  }
+
+  /** the m_cfg_rd answer to a read of `index`, from the tables as they stand */
+  private readback(op: number, index: number): Uint8Array {
+    const p = this.params;
+    if (op === TptCfgOp.mptRead) {
+      const raw = index < p.mptEntries ? this.mptOwned[index] : null;
+      const live = index < p.mptEntries && this.mpt[index].usable;
+      return encodeCfgReadback({ op, index, valid: raw !== null, live, entry: raw ?? new Uint8Array(MPT_ENTRY_BYTES) });
+    }
+    const valid = index < p.mttEntries && this.mttWritten[index] === 1;
+    const entry = new Uint8Array(MTT_ENTRY_BYTES);
+    if (valid) {
+      const dv = new DataView(entry.buffer);
+      dv.setUint32(0, this.mttHi[index]);
+      dv.setUint32(4, (this.mttLo[index] | this.mttPresent[index]) >>> 0);
+    }
+    return encodeCfgReadback({ op, index, valid, live: false, entry });
   }
 
   /** stage A's checks against an MPT entry, in fault-table order */
   private check(c: Cur, e: Entry): void {
-    const r = c.req;
-    if (!e.usable) { c.fault = TptFault.invalidKey; return; }
-    if ((r.key & 0xff) !== e.variant) { c.fault = TptFault.staleKey; return; }
-    if (r.pd !== e.pd) { c.fault = TptFault.pdViolation; return; }
-    if ((r.access & ~e.access & 0xff) !== 0 || (r.access & ~ACCESS_ALL) !== 0) { c.fault = TptFault.accessViolation; return; }
-    // end of the request, exact 65-bit: (endHi, endLo), endHi ≤ 2^32
-    const lo = r.vaLo + r.len;
-    const endLo = lo % TWO32;
-    const endHi = r.vaHi + (lo - endLo) / TWO32;
-    const before = r.vaHi < e.sHi || (r.vaHi === e.sHi && r.vaLo < e.sLo);
-    const pastEnd = endHi > e.eHi || (endHi === e.eHi && endLo > e.eLo);
-    const wraps = endHi > TWO32 || (endHi === TWO32 && endLo > 0);
-    if (before || pastEnd || wraps) { c.fault = TptFault.boundsViolation; return; }
-    const ps = e.ps;
-    const pageSize = 2 ** ps;
-    const off0 = r.vaLo % pageSize;
-    const nseg = r.len === 0 ? 0 : Math.floor((off0 + r.len - 1) / pageSize) + 1;
-    if (nseg > this.params.maxSegments) { c.fault = TptFault.tooManySegments; return; }
-    c.fault = TptFault.ok;
-    c.nseg = nseg;
-    c.off0 = off0;
-    c.ps = ps;
-    // (va >> ps) - (start >> ps) < 2^52: exact in a double
-    const scale = 2 ** (32 - ps);
-    c.mttIdx0 = e.mttBase + (r.vaHi * scale + Math.floor(r.vaLo / pageSize)) - (e.sHi * scale + Math.floor(e.sLo / pageSize));
+    tptCheck(e, c.req, this.params.maxSegments, c);
   }
 
   /** stage B: MTT page k read at cycle d + 1 + k; null on a translation fault */

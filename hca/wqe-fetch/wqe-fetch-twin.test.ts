@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { WqeError } from "../formats/wqe.ts";
+import { CtrlSeg, encodeRecvWqe, encodeSendWqe, WqeError, WqeOpcode } from "../formats/wqe.ts";
 import { generateWqeFetchTraffic, wqeFetchStimulus, type ExpectedWqe, type WqeFetchTrafficConfig } from "../../testbench/traffic/wqe-fetch-traffic.ts";
 import { DataSeg } from "../formats/wqe.ts";
-import { WorkRequest, WqeFetchError, WqeFetchTwin, WR_HEADER_BYTES } from "./index.ts";
+import { parseWqe, WorkRequest, WqeFetchError, WqeFetchTwin, WrFlag, WR_HEADER_BYTES } from "./index.ts";
 
 const BASE: WqeFetchTrafficConfig = { seed: 3, fetches: 600, qps: 10, stale: 0.06, malformed: 0.05 };
 
@@ -59,5 +59,40 @@ describe("wqe_fetch twin", () => {
     const bad = run(BASE, true);
     expect(observed(bad.twin)).not.toEqual(bad.t.expected);
     expect(bad.twin.wires().stat_err_owner).toBe(0);
+  });
+});
+
+describe("parseWqe", () => {
+  const sgl = [
+    { addr: 0xfedc_ba98_7654_3210n, length: 4096, lkey: 0x1234 },
+    { addr: 0x10n, length: 1, lkey: 0xffff_ffff },
+  ];
+  it("gives the header and payload the driver's encoder wrote, 64-bit fields exact", () => {
+    const atomic = parseWqe(encodeSendWqe({ opcode: WqeOpcode.ATOMIC_CS, signalled: true, raddr: 0x8000_0000_0000_0008n, rkey: 0xdead_beef, swapAdd: 0xffff_ffff_ffff_ffffn, compare: 0x1_0000_0000n, sgl }, 1), 0, 1);
+    if ("reason" in atomic) throw new Error("rejected");
+    expect(atomic.header).toEqual({ opcode: WqeOpcode.ATOMIC_CS, flags: WrFlag.signalled, nsge: 2, inlineBytes: 0, imm: 0, raddr: 0x8000_0000_0000_0008n, rkey: 0xdead_beef, swapAdd: 0xffff_ffff_ffff_ffffn, compare: 0x1_0000_0000n });
+    expect(DataSeg.getBig(atomic.payload, 0, "addr")).toBe(sgl[0]!.addr);
+    expect(DataSeg.get(atomic.payload, 16, "lkey")).toBe(0xffff_ffff);
+    expect(atomic.payload.subarray(32).every((b) => b === 0)).toBe(true);
+
+    const inline = parseWqe(encodeSendWqe({ opcode: WqeOpcode.SEND_IMM, imm: 0xcafe, solicited: true, inline: Uint8Array.of(1, 2, 3) }, 0), 0, 0);
+    if ("reason" in inline) throw new Error("rejected");
+    expect(inline.header).toMatchObject({ flags: WrFlag.solicited | WrFlag.inline, inlineBytes: 3, nsge: 0, imm: 0xcafe, raddr: 0n });
+    expect(Array.from(inline.payload.subarray(0, 4))).toEqual([1, 2, 3, 0]);
+
+    const recv = parseWqe(encodeRecvWqe(sgl), 1, 0);
+    if ("reason" in recv) throw new Error("rejected");
+    expect(recv.header.nsge).toBe(2);
+    expect(DataSeg.get(recv.payload, 0, "byteCount")).toBe(4096);
+  });
+
+  it("gives the reason and opcode of a WQE it rejects", () => {
+    const send = encodeSendWqe({ opcode: WqeOpcode.SEND, sgl }, 1);
+    expect(parseWqe(send, 0, 0)).toEqual({ reason: WqeError.staleOwner, opcode: WqeOpcode.SEND });
+    CtrlSeg.set(send, 0, "opcode", 0x1f);
+    expect(parseWqe(send, 0, 1)).toEqual({ reason: WqeError.badOpcode, opcode: 0x1f });
+    const recv = encodeRecvWqe(sgl);
+    recv[16] |= 0x80;
+    expect(parseWqe(recv, 1, 0)).toEqual({ reason: WqeError.badSegment, opcode: 0 });
   });
 });

@@ -8,10 +8,15 @@
  *     WQE `ci` is loaded into m_dma_rd (valid from c+1) with that slot's number as tag;
  *  4. s_dma_cpl handshakes if the slot named by its tag holds no data (data stored at c+1);
  *  5. s_fetch handshakes if no fetch is active (tables read at c); s_cfg always handshakes.
+ *
+ * The twin runs once per cycle of every co-simulation, so its per-cycle path reads and
+ * writes records through FieldCodecs compiled from the port layouts (plain numbers: 64-bit
+ * addresses as high and low 32-bit halves, no bigint), keeps a completion's bytes where the
+ * stimulus put them, carves output records from shared chunks, and skips idle cycles.
  */
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
-import { CtrlSeg, DataSeg, INLINE_SEG_BIT, INVALID_LKEY, OPCODE_INFO, WQE_STRIDE, WqeError, fixedUnits } from "../formats/wqe.ts";
-import { DmaCompletion, DmaReadReq, FetchRequest, WorkRequest, WqeFetchError, WqeRingCfg, WrFlag, WR_HEADER_BYTES } from "./formats.ts";
+import { AtomicSeg, CtrlSeg, DataSeg, INLINE_SEG_BIT, INVALID_LKEY, InlineSegHeader, OPCODE_INFO, RaddrSeg, WQE_MAX_SIZE, WQE_SEG_BYTES, WQE_STRIDE, WqeError, fixedUnits } from "../formats/wqe.ts";
+import { DmaCompletion, DmaReadReq, FetchRequest, WorkRequest, WqeFetchError, WqeRingCfg, WrFlag } from "./formats.ts";
 
 export interface WqeFetchParams {
   /** QPs in the ring table (QPNs 0..QP_ENTRIES-1; fetches for others are ignored) */
@@ -21,42 +26,152 @@ export interface WqeFetchParams {
 }
 export const WQE_FETCH_DEFAULTS: WqeFetchParams = { qpEntries: 64, tags: 8 };
 
-interface Ring {
-  base: bigint;
-  logSize: number;
-  ci: number;
+// ---- record access, compiled once from the layouts ----------------------------------------
+
+const fetchIn = FetchRequest.codec(["qpn", "kind", "counter"]);
+const cfgIn = WqeRingCfg.codec(["qpn", "kind", "logSize", "ci", "base"]);
+const cplTag = DmaCompletion.accessor("tag");
+/** where a completion's WQE bytes start in its record */
+const CPL_DATA = DmaCompletion.field("data").byteOffset;
+
+const ctrl = CtrlSeg.codec(["owner", "opcode", "fence", "size", "cqUpdate", "solicited", "imm"]);
+const raddrSeg = RaddrSeg.codec(["raddr", "rkey"]);
+const atomicSeg = AtomicSeg.codec(["swapAdd", "compare"]);
+/** a segment's first word: the inline bit (an inline segment; a data segment must not have it) and the inline length */
+const segHead = InlineSegHeader.codec(["inline", "byteCount"]);
+/** a receive WQE's data segment: byte count (inline bit included) and lkey */
+const recvSeg = DataSeg.codec(["byteCount", "lkey"]);
+const ctrlOwner = CtrlSeg.accessor("owner");
+/** where the optional raddr and atomic segments sit in a send WQE: right after ctrl, in that order */
+const RADDR_OFF = CtrlSeg.sizeBytes;
+const ATOMIC_OFF = CtrlSeg.sizeBytes + RaddrSeg.sizeBytes;
+
+const readOut = DmaReadReq.codec(["tag", "length", "addr"]);
+const wrOut = WorkRequest.codec(["qpn", "kind", "index", "opcode", "flags", "nsge", "inlineBytes", "imm", "raddr", "rkey", "swapAdd", "compare"]);
+const errOut = WqeFetchError.codec(["reason", "kind", "qpn", "index", "opcode"]);
+const PAYLOAD_OFF = WorkRequest.field("payload").byteOffset;
+
+/** per 5-bit ctrl opcode: 16-byte units of ctrl + raddr + atomic (0: not an opcode), and which segments it carries */
+const OPCODES = 1 << CtrlSeg.field("opcode").bits;
+const FIXED_UNITS = Uint8Array.from({ length: OPCODES }, (_, op) => fixedUnits(op) ?? 0);
+const HAS_RADDR = Uint8Array.from({ length: OPCODES }, (_, op) => (OPCODE_INFO[op]?.raddr ? 1 : 0));
+const HAS_ATOMIC = Uint8Array.from({ length: OPCODES }, (_, op) => (OPCODE_INFO[op]?.atomic ? 1 : 0));
+
+const TWO_32 = 0x1_0000_0000;
+/** the block's output streams carry no user fields: one shared, frozen, empty set */
+const NO_USER: StreamTransaction["user"] = Object.freeze({});
+
+/**
+ * Output records carved from shared zeroed chunks: a typed array with a buffer of its own
+ * per record costs an ArrayBuffer allocation each, which dominated the twin's time. A record
+ * is handed out once, so its unused bytes are zero.
+ */
+const SLAB_BYTES = 64 * 1024;
+class RecordSlab {
+  private chunk = new ArrayBuffer(SLAB_BYTES);
+  private used = 0;
+
+  take(bytes: number): Uint8Array {
+    if (this.used + bytes > SLAB_BYTES) {
+      this.chunk = new ArrayBuffer(SLAB_BYTES);
+      this.used = 0;
+    }
+    const r = new Uint8Array(this.chunk, this.used, bytes);
+    this.used += bytes;
+    return r;
+  }
 }
-interface Slot {
-  issued: boolean;
-  hasData: boolean;
-  data: Uint8Array;
-  qpn: number;
-  kind: number;
-  index: number;
-  owner: number;
+
+/** one read slot (DMA tag): the WQE it reads and, once completed, where its bytes are */
+class Slot {
+  issued = false;
+  hasData = false;
+  /** the completion record holding the WQE, from byte `at` */
+  data: Uint8Array = new Uint8Array(0);
+  at = 0;
+  qpn = 0;
+  kind = 0;
+  index = 0;
+  owner = 0;
 }
-interface InQ {
-  q: StreamTransaction[];
-  head: number;
+
+/** one output register: the record loaded, valid from the next cycle */
+class OutReg {
+  valid = false;
+  data: Uint8Array = new Uint8Array(0);
+  done: StreamTransaction[] = [];
+
+  /** hands the transactions completed so far over to the caller */
+  drain(): StreamTransaction[] {
+    const d = this.done;
+    this.done = [];
+    return d;
+  }
+}
+
+class InQueue {
+  q: StreamTransaction[] = [];
+  head = 0;
+
+  /** the oldest transaction if it may handshake at cycle c */
+  at(c: number): StreamTransaction | undefined {
+    const t = this.q[this.head];
+    return t !== undefined && t.startCycle <= c ? t : undefined;
+  }
+
+  get nextStart(): number {
+    return this.q[this.head]?.startCycle ?? Infinity;
+  }
+
+  pop(): void {
+    this.head++;
+    if (this.head > 1024) {
+      this.q.splice(0, this.head);
+      this.head = 0;
+    }
+  }
 }
 
 export class WqeFetchTwin implements BlockTwin {
   readonly block = "wqe_fetch";
   readonly params: WqeFetchParams;
+  /** every cycle below this has been simulated */
   private now = 0;
-  private readonly rings: Ring[];
+
+  // the ring table, per (qpn, kind) at qpn * 2 + kind; base as two 32-bit halves
+  private readonly baseHi: Uint32Array;
+  private readonly baseLo: Uint32Array;
+  private readonly logSize: Uint8Array;
+  private readonly ringCi: Uint16Array;
+
   private readonly slots: Slot[];
   private rp = 0;
   private wp = 0;
+  /** the active fetch: its ring (copied when the fetch was taken) and where it ends */
   private busy = false;
-  private cur = { qpn: 0, kind: 0, ci: 0, end: 0, base: 0n, logSize: 0 };
-  private readonly inq: Record<string, InQ> = { s_fetch: { q: [], head: 0 }, s_cfg: { q: [], head: 0 }, s_dma_cpl: { q: [], head: 0 } };
-  private readonly out: Record<string, { valid: Uint8Array | null; done: StreamTransaction[] }> = {
-    m_dma_rd: { valid: null, done: [] },
-    m_wr: { valid: null, done: [] },
-    m_err: { valid: null, done: [] },
-  };
+  private curRing = 0;
+  private curQpn = 0;
+  private curKind = 0;
+  private curCi = 0;
+  private curEnd = 0;
+  private curBaseHi = 0;
+  private curBaseLo = 0;
+  private curLogSize = 0;
+
+  private readonly sFetch = new InQueue();
+  private readonly sCfg = new InQueue();
+  private readonly sCpl = new InQueue();
+  private readonly mDmaRd = new OutReg();
+  private readonly mWr = new OutReg();
+  private readonly mErr = new OutReg();
+  private readonly slab = new RecordSlab();
   private readonly stats = { stat_fetches: 0, stat_reads: 0, stat_wrs: 0, stat_err_owner: 0, stat_err_malformed: 0 };
+
+  // scratch values of the records read and written (reused: nothing allocated per cycle)
+  private readonly inVals = new Float64Array(Math.max(fetchIn.slots, cfgIn.slots));
+  private readonly readVals = new Float64Array(readOut.slots);
+  private readonly errVals = new Float64Array(errOut.slots);
+  private readonly wqe = new WqeParse();
 
   /** defect injection for the security test: the owner check removed (as HCASIM_DEFECT_SKIP_OWNER_CHECK in the RTL) */
   private readonly skipOwnerCheck: boolean;
@@ -64,20 +179,41 @@ export class WqeFetchTwin implements BlockTwin {
   constructor(opts: Partial<WqeFetchParams> & { skipOwnerCheck?: boolean } = {}) {
     this.params = { qpEntries: opts.qpEntries ?? WQE_FETCH_DEFAULTS.qpEntries, tags: opts.tags ?? WQE_FETCH_DEFAULTS.tags };
     this.skipOwnerCheck = opts.skipOwnerCheck ?? false;
-    this.rings = Array.from({ length: this.params.qpEntries * 2 }, () => ({ base: 0n, logSize: 0, ci: 0 }));
-    this.slots = Array.from({ length: this.params.tags }, () => ({ issued: false, hasData: false, data: new Uint8Array(WQE_STRIDE), qpn: 0, kind: 0, index: 0, owner: 0 }));
+    const rings = this.params.qpEntries * 2;
+    this.baseHi = new Uint32Array(rings);
+    this.baseLo = new Uint32Array(rings);
+    this.logSize = new Uint8Array(rings);
+    this.ringCi = new Uint16Array(rings);
+    this.slots = Array.from({ length: this.params.tags }, () => new Slot());
   }
 
   offer(port: string, txn: StreamTransaction): void {
-    const q = this.inq[port];
-    if (q === undefined) throw new Error(`wqe_fetch: no input port ${port}`);
-    q.q.push(txn);
+    switch (port) {
+      case "s_fetch":
+        this.sFetch.q.push(padded(txn, FetchRequest.sizeBytes));
+        return;
+      case "s_cfg":
+        this.sCfg.q.push(padded(txn, WqeRingCfg.sizeBytes));
+        return;
+      case "s_dma_cpl":
+        this.sCpl.q.push(padded(txn, DmaCompletion.sizeBytes));
+        return;
+      default:
+        throw new Error(`wqe_fetch: no input port ${port}`);
+    }
   }
 
   take(port: string): StreamTransaction[] {
-    const o = this.out[port];
-    if (o === undefined) throw new Error(`wqe_fetch: no output port ${port}`);
-    return o.done.splice(0);
+    switch (port) {
+      case "m_dma_rd":
+        return this.mDmaRd.drain();
+      case "m_wr":
+        return this.mWr.drain();
+      case "m_err":
+        return this.mErr.drain();
+      default:
+        throw new Error(`wqe_fetch: no output port ${port}`);
+    }
   }
 
   wires(): Record<string, number> {
@@ -86,45 +222,54 @@ export class WqeFetchTwin implements BlockTwin {
 
   runUntil(cycle: number): void {
     while (this.now < cycle) {
+      // idle cycles cost nothing: skip to the first cycle at which anything can change
+      const next = this.nextActive();
+      if (next > this.now) {
+        if (next >= cycle) {
+          this.now = cycle;
+          return;
+        }
+        this.now = next;
+      }
       this.step(this.now);
       this.now++;
     }
   }
 
-  private head(port: string, c: number): StreamTransaction | undefined {
-    const q = this.inq[port];
-    const t = q.q[q.head];
-    return t !== undefined && t.startCycle <= c ? t : undefined;
-  }
-
-  private pop(port: string): void {
-    const q = this.inq[port];
-    q.head++;
-    if (q.head > 1024) {
-      q.q.splice(0, q.head);
-      q.head = 0;
-    }
+  /**
+   * The first cycle from `now` at which step() would change anything: now if an output is
+   * valid, a retire or an issue can happen; else the start of the first input that could
+   * be taken (a completion whose slot is full, or a fetch while one is active, waits for a
+   * retire or an issue, which cannot happen before then either).
+   */
+  private nextActive(): number {
+    if (this.mDmaRd.valid || this.mWr.valid || this.mErr.valid) return this.now;
+    const rs = this.slots[this.rp];
+    if (rs.issued && rs.hasData) return this.now;
+    if (this.busy && !this.slots[this.wp].issued) return this.now;
+    let next = this.sCfg.nextStart;
+    if (!this.busy) next = Math.min(next, this.sFetch.nextStart);
+    const t = this.sCpl.q[this.sCpl.head];
+    if (t !== undefined && !this.slots[cplTag.get(t.data, 0) % this.params.tags].hasData) next = Math.min(next, t.startCycle);
+    return Math.max(next, this.now);
   }
 
   private step(c: number): void {
     // 1. outputs handshake
-    for (const o of Object.values(this.out)) {
-      if (o.valid !== null) {
-        o.done.push({ data: o.valid, user: {}, startCycle: c, endCycle: c });
-        o.valid = null;
-      }
-    }
+    handshake(this.mDmaRd, c);
+    handshake(this.mWr, c);
+    handshake(this.mErr, c);
     const T = this.params.tags;
     // state at the start of c
     const rs = this.slots[this.rp];
     const doRetire = rs.issued && rs.hasData;
     const ws = this.slots[this.wp];
     const doIssue = this.busy && !ws.issued;
-    const cpl = this.head("s_dma_cpl", c);
-    const cplTag = cpl === undefined ? -1 : DmaCompletion.get(padTo(cpl.data, DmaCompletion.sizeBytes), 0, "tag") % T;
-    const doCpl = cpl !== undefined && !this.slots[cplTag].hasData;
-    const fetch = !this.busy ? this.head("s_fetch", c) : undefined;
-    const cfg = this.head("s_cfg", c);
+    const cpl = this.sCpl.at(c);
+    const cs = cpl === undefined ? undefined : this.slots[cplTag.get(cpl.data, 0) % T];
+    const doCpl = cs !== undefined && !cs.hasData;
+    const fetch = this.busy ? undefined : this.sFetch.at(c);
+    const cfg = this.sCfg.at(c);
 
     // 2. retire
     if (doRetire) {
@@ -134,77 +279,199 @@ export class WqeFetchTwin implements BlockTwin {
       this.rp = (this.rp + 1) % T;
     }
     // 3. issue
-    if (doIssue) {
-      const k = this.cur;
-      const mask = (1 << k.logSize) - 1;
-      const addr = (k.base + BigInt((k.ci & mask) * WQE_STRIDE)) & 0xffff_ffff_ffff_ffffn;
-      this.out.m_dma_rd.valid = DmaReadReq.encode({ tag: this.wp, length: WQE_STRIDE, addr });
-      ws.issued = true;
-      ws.qpn = k.qpn;
-      ws.kind = k.kind;
-      ws.index = k.ci;
-      ws.owner = (k.ci >>> k.logSize) & 1;
-      const next = (k.ci + 1) & 0xffff;
-      this.rings[k.qpn * 2 + k.kind].ci = next;
-      k.ci = next;
-      if (next === k.end) this.busy = false;
-      this.wp = (this.wp + 1) % T;
-      this.stats.stat_reads++;
-    }
-    // 4. completion
+    if (doIssue) this.issue(ws);
+    // 4. completion: the WQE stays in the completion's record, which nobody changes
     if (doCpl) {
-      const s = this.slots[cplTag];
-      s.data = padTo(cpl.data, DmaCompletion.sizeBytes).slice(8, 8 + WQE_STRIDE);
-      s.hasData = true;
-      this.pop("s_dma_cpl");
+      cs.data = cpl!.data;
+      cs.at = CPL_DATA;
+      cs.hasData = true;
+      this.sCpl.pop();
     }
     // 5. fetch and cfg
-    if (fetch !== undefined) {
-      const f = padTo(fetch.data, FetchRequest.sizeBytes);
-      const qpn = FetchRequest.get(f, 0, "qpn");
-      const kind = FetchRequest.get(f, 0, "kind") & 1;
-      const end = FetchRequest.get(f, 0, "counter");
-      this.pop("s_fetch");
-      this.stats.stat_fetches++;
-      if (qpn < this.params.qpEntries) {
-        const r = this.rings[qpn * 2 + kind];
-        this.cur = { qpn, kind, ci: r.ci, end, base: r.base, logSize: r.logSize };
-        this.busy = r.ci !== end;
-      }
-    }
+    if (fetch !== undefined) this.takeFetch(fetch.data);
     if (cfg !== undefined) {
-      const b = padTo(cfg.data, WqeRingCfg.sizeBytes);
-      const qpn = WqeRingCfg.get(b, 0, "qpn");
+      const v = this.inVals;
+      cfgIn.read(cfg.data, 0, v);
+      const qpn = v[cfgIn.slot.qpn];
       if (qpn < this.params.qpEntries) {
-        const r = this.rings[qpn * 2 + WqeRingCfg.get(b, 0, "kind")];
-        r.base = WqeRingCfg.getBig(b, 0, "base");
-        r.logSize = WqeRingCfg.get(b, 0, "logSize");
-        r.ci = WqeRingCfg.get(b, 0, "ci");
+        const r = qpn * 2 + v[cfgIn.slot.kind];
+        this.logSize[r] = v[cfgIn.slot.logSize];
+        this.ringCi[r] = v[cfgIn.slot.ci];
+        this.baseHi[r] = v[cfgIn.slot.base];
+        this.baseLo[r] = v[cfgIn.slot.base + 1];
       }
-      this.pop("s_cfg");
+      this.sCfg.pop();
     }
   }
 
+  private issue(ws: Slot): void {
+    // the WQE's address: base + (ci mod 2^logSize) * stride, modulo 2^64, in 32-bit halves
+    const lo = this.curBaseLo + (this.curCi & ((1 << this.curLogSize) - 1)) * WQE_STRIDE;
+    const carry = lo >= TWO_32 ? 1 : 0;
+    const v = this.readVals;
+    v[readOut.slot.tag] = this.wp;
+    v[readOut.slot.length] = WQE_STRIDE;
+    v[readOut.slot.addr] = this.curBaseHi + carry; // reduced modulo 2^32 by the write
+    v[readOut.slot.addr + 1] = lo;
+    const rec = this.slab.take(DmaReadReq.sizeBytes);
+    readOut.write(rec, 0, v);
+    this.mDmaRd.data = rec;
+    this.mDmaRd.valid = true;
+    ws.issued = true;
+    ws.qpn = this.curQpn;
+    ws.kind = this.curKind;
+    ws.index = this.curCi;
+    ws.owner = (this.curCi >>> this.curLogSize) & 1;
+    const next = (this.curCi + 1) & 0xffff;
+    this.ringCi[this.curRing] = next;
+    this.curCi = next;
+    if (next === this.curEnd) this.busy = false;
+    this.wp = (this.wp + 1) % this.params.tags;
+    this.stats.stat_reads++;
+  }
+
+  private takeFetch(data: Uint8Array): void {
+    const v = this.inVals;
+    fetchIn.read(data, 0, v);
+    const qpn = v[fetchIn.slot.qpn];
+    const end = v[fetchIn.slot.counter];
+    this.sFetch.pop();
+    this.stats.stat_fetches++;
+    if (qpn >= this.params.qpEntries) return;
+    const kind = v[fetchIn.slot.kind] & 1;
+    const r = qpn * 2 + kind;
+    this.curRing = r;
+    this.curQpn = qpn;
+    this.curKind = kind;
+    this.curCi = this.ringCi[r];
+    this.curEnd = end;
+    this.curBaseHi = this.baseHi[r];
+    this.curBaseLo = this.baseLo[r];
+    this.curLogSize = this.logSize[r];
+    this.busy = this.curCi !== end;
+  }
+
   private retire(s: Slot): void {
-    const r = parseWqe(s.data, s.kind, this.skipOwnerCheck ? CtrlSeg.get(s.data, 0, "owner") : s.owner);
-    if ("reason" in r) {
-      this.out.m_err.valid = WqeFetchError.encode({ reason: r.reason, kind: s.kind, qpn: s.qpn, index: s.index, opcode: r.opcode });
-      if (r.reason === WqeError.staleOwner) this.stats.stat_err_owner++;
+    const p = this.wqe;
+    if (!p.run(s.data, s.at, s.kind, this.skipOwnerCheck ? ctrlOwner.get(s.data, s.at) : s.owner)) {
+      const e = this.errVals;
+      e[errOut.slot.reason] = p.reason;
+      e[errOut.slot.kind] = s.kind;
+      e[errOut.slot.qpn] = s.qpn;
+      e[errOut.slot.index] = s.index;
+      e[errOut.slot.opcode] = p.opcode;
+      const rec = this.slab.take(WqeFetchError.sizeBytes);
+      errOut.write(rec, 0, e);
+      this.mErr.data = rec;
+      this.mErr.valid = true;
+      if (p.reason === WqeError.staleOwner) this.stats.stat_err_owner++;
       else this.stats.stat_err_malformed++;
       return;
     }
-    const rec = WorkRequest.encode({ ...r.header, qpn: s.qpn, kind: s.kind, index: s.index });
-    rec.set(r.payload, WR_HEADER_BYTES);
-    this.out.m_wr.valid = rec;
+    const w = p.wr;
+    w[wrOut.slot.qpn] = s.qpn;
+    w[wrOut.slot.kind] = s.kind;
+    w[wrOut.slot.index] = s.index;
+    const rec = this.slab.take(WorkRequest.sizeBytes);
+    wrOut.write(rec, 0, w);
+    copyBytes(rec, PAYLOAD_OFF, s.data, s.at + p.payloadFrom, p.payloadLen);
+    this.mWr.data = rec;
+    this.mWr.valid = true;
     this.stats.stat_wrs++;
   }
 }
 
-function padTo(b: Uint8Array, n: number): Uint8Array {
-  if (b.length >= n) return b;
-  const o = new Uint8Array(n);
-  o.set(b);
-  return o;
+/**
+ * The block's parse of one WQE (what the RTL computes in the retire cycle), into values
+ * reused from one WQE to the next: the m_wr header (all but qpn, kind and index, which the
+ * slot knows) and where the payload lies in the WQE, or the m_err reason and opcode.
+ */
+class WqeParse {
+  /** m_wr header values, in wrOut's slots */
+  readonly wr = new Float64Array(wrOut.slots);
+  /** rejected: the WqeError reason and the opcode read (0 for a receive WQE) */
+  reason = 0;
+  opcode = 0;
+  /** the payload: bytes [payloadFrom, payloadFrom + payloadLen) of the WQE */
+  payloadFrom = 0;
+  payloadLen = 0;
+  private readonly ctrlVals = new Float64Array(ctrl.slots);
+  private readonly segVals = new Float64Array(Math.max(raddrSeg.slots, atomicSeg.slots, segHead.slots, recvSeg.slots));
+
+  /** parses the WQE at d[at..]; false if it is rejected */
+  run(d: Uint8Array, at: number, kind: number, owner: number): boolean {
+    const w = this.wr;
+    for (let i = 0; i < w.length; i++) w[i] = 0;
+    this.payloadFrom = 0;
+    this.payloadLen = 0;
+    if (kind === 1) {
+      // a receive WQE: data segments up to the first invalid lkey or the stride
+      const s = this.segVals;
+      let n = 0;
+      for (; n < WQE_MAX_SIZE; n++) {
+        recvSeg.read(d, at + n * WQE_SEG_BYTES, s);
+        if (s[recvSeg.slot.lkey] === INVALID_LKEY) break;
+        if (s[recvSeg.slot.byteCount] >= INLINE_SEG_BIT) return this.reject(WqeError.badSegment, 0);
+      }
+      w[wrOut.slot.nsge] = n;
+      this.payloadLen = n * WQE_SEG_BYTES;
+      return true;
+    }
+    const c = this.ctrlVals;
+    ctrl.read(d, at, c);
+    const opcode = c[ctrl.slot.opcode];
+    if (c[ctrl.slot.owner] !== owner) return this.reject(WqeError.staleOwner, opcode);
+    const fixed = FIXED_UNITS[opcode];
+    if (fixed === 0) return this.reject(WqeError.badOpcode, opcode);
+    const size = c[ctrl.slot.size];
+    if (size < fixed || size > WQE_MAX_SIZE) return this.reject(WqeError.badSize, opcode);
+    w[wrOut.slot.opcode] = opcode;
+    w[wrOut.slot.imm] = c[ctrl.slot.imm];
+    const flags =
+      (c[ctrl.slot.cqUpdate] !== 0 ? WrFlag.signalled : 0) | (c[ctrl.slot.solicited] !== 0 ? WrFlag.solicited : 0) | (c[ctrl.slot.fence] !== 0 ? WrFlag.fence : 0);
+    const s = this.segVals;
+    if (HAS_RADDR[opcode] !== 0) {
+      raddrSeg.read(d, at + RADDR_OFF, s);
+      w[wrOut.slot.raddr] = s[raddrSeg.slot.raddr];
+      w[wrOut.slot.raddr + 1] = s[raddrSeg.slot.raddr + 1];
+      w[wrOut.slot.rkey] = s[raddrSeg.slot.rkey];
+    }
+    if (HAS_ATOMIC[opcode] !== 0) {
+      atomicSeg.read(d, at + ATOMIC_OFF, s);
+      w[wrOut.slot.swapAdd] = s[atomicSeg.slot.swapAdd];
+      w[wrOut.slot.swapAdd + 1] = s[atomicSeg.slot.swapAdd + 1];
+      w[wrOut.slot.compare] = s[atomicSeg.slot.compare];
+      w[wrOut.slot.compare + 1] = s[atomicSeg.slot.compare + 1];
+    }
+    const off = fixed * WQE_SEG_BYTES;
+    const end = size * WQE_SEG_BYTES;
+    if (off < end) segHead.read(d, at + off, s);
+    if (off < end && s[segHead.slot.inline] !== 0) {
+      // one inline segment: its data must end inside the WQE's size
+      const n = s[segHead.slot.byteCount];
+      if (off + InlineSegHeader.sizeBytes + n > end) return this.reject(WqeError.badSegment, opcode);
+      w[wrOut.slot.flags] = flags | WrFlag.inline;
+      w[wrOut.slot.inlineBytes] = n;
+      this.payloadFrom = off + InlineSegHeader.sizeBytes;
+      this.payloadLen = n;
+      return true;
+    }
+    for (let o = off; o < end; o += WQE_SEG_BYTES) {
+      segHead.read(d, at + o, s);
+      if (s[segHead.slot.inline] !== 0) return this.reject(WqeError.badSegment, opcode);
+    }
+    w[wrOut.slot.flags] = flags;
+    w[wrOut.slot.nsge] = (end - off) / WQE_SEG_BYTES;
+    this.payloadFrom = off;
+    this.payloadLen = end - off;
+    return true;
+  }
+
+  private reject(reason: number, opcode: number): false {
+    this.reason = reason;
+    this.opcode = opcode;
+    return false;
+  }
 }
 
 export interface WrHeaderFields {
@@ -220,62 +487,47 @@ export interface WrHeaderFields {
 }
 
 /**
- * The block's parse of one WQE (what the RTL computes in the retire cycle): the m_wr header
- * fields and 128-byte payload, or the m_err reason.
+ * The block's parse of one WQE (WqeParse, the twin's own): the m_wr header fields and the
+ * 128-byte payload, or the m_err reason. For callers that want one WQE's work request;
+ * the twin itself builds its records without these objects.
  */
 export function parseWqe(d: Uint8Array, kind: number, owner: number): { header: WrHeaderFields; payload: Uint8Array } | { reason: number; opcode: number } {
-  const payload = new Uint8Array(WQE_STRIDE);
-  const header: WrHeaderFields = { opcode: 0, flags: 0, nsge: 0, inlineBytes: 0, imm: 0, raddr: 0n, rkey: 0, swapAdd: 0n, compare: 0n };
-  if (kind === 1) {
-    let n = 0;
-    for (; n < WQE_STRIDE / 16; n++) {
-      if (DataSeg.get(d, n * 16, "lkey") === INVALID_LKEY) break;
-      if (DataSeg.get(d, n * 16, "byteCount") >= INLINE_SEG_BIT) return { reason: WqeError.badSegment, opcode: 0 };
-    }
-    header.nsge = n;
-    payload.set(d.subarray(0, n * 16));
-    return { header, payload };
-  }
-  const opcode = CtrlSeg.get(d, 0, "opcode");
-  if (CtrlSeg.get(d, 0, "owner") !== owner) return { reason: WqeError.staleOwner, opcode };
-  const fixed = fixedUnits(opcode);
-  if (fixed === undefined) return { reason: WqeError.badOpcode, opcode };
-  const size = CtrlSeg.get(d, 0, "size");
-  if (size < fixed || size > WQE_STRIDE / 16) return { reason: WqeError.badSize, opcode };
-  const info = OPCODE_INFO[opcode];
-  header.opcode = opcode;
-  header.imm = CtrlSeg.get(d, 0, "imm");
-  header.flags =
-    (CtrlSeg.get(d, 0, "cqUpdate") !== 0 ? WrFlag.signalled : 0) |
-    (CtrlSeg.get(d, 0, "solicited") ? WrFlag.solicited : 0) |
-    (CtrlSeg.get(d, 0, "fence") ? WrFlag.fence : 0);
-  if (info.raddr) {
-    header.raddr = getU64(d, 16);
-    header.rkey = be32(d, 24);
-  }
-  if (info.atomic) {
-    header.swapAdd = getU64(d, 32);
-    header.compare = getU64(d, 40);
-  }
-  const off = fixed * 16;
-  const end = size * 16;
-  if (off < end && be32(d, off) >= INLINE_SEG_BIT) {
-    const n = be32(d, off) - INLINE_SEG_BIT;
-    if (off + 4 + n > end) return { reason: WqeError.badSegment, opcode };
-    header.flags |= WrFlag.inline;
-    header.inlineBytes = n;
-    payload.set(d.subarray(off + 4, off + 4 + n));
-    return { header, payload };
-  }
-  for (let o = off; o < end; o += 16) if (be32(d, o) >= INLINE_SEG_BIT) return { reason: WqeError.badSegment, opcode };
-  header.nsge = (end - off) / 16;
-  payload.set(d.subarray(off, end));
-  return { header, payload };
+  const p = new WqeParse();
+  if (!p.run(d, 0, kind, owner)) return { reason: p.reason, opcode: p.opcode };
+  const rec = new Uint8Array(WorkRequest.sizeBytes);
+  wrOut.write(rec, 0, p.wr);
+  copyBytes(rec, PAYLOAD_OFF, d, p.payloadFrom, p.payloadLen);
+  const { opcode, flags, nsge, inlineBytes, imm, raddr, rkey, swapAdd, compare, payload } = WorkRequest.decode(rec);
+  return { header: { opcode, flags, nsge, inlineBytes, imm, raddr, rkey, swapAdd, compare }, payload };
 }
 
-function be32(d: Uint8Array, o: number): number {
-  return d[o] * 0x100_0000 + ((d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]);
+/**
+ * n bytes from src[from..] to dst[to..], four per iteration: a view for TypedArray.set
+ * would be one more object per work request, and the co-simulation keeps the twin's
+ * outputs alive until the RTL's arrive, so every object per cycle costs garbage-collector
+ * copying there.
+ */
+function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: number, n: number): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    dst[to + i] = src[from + i];
+    dst[to + i + 1] = src[from + i + 1];
+    dst[to + i + 2] = src[from + i + 2];
+    dst[to + i + 3] = src[from + i + 3];
+  }
+  for (; i < n; i++) dst[to + i] = src[from + i];
 }
-function getU64(d: Uint8Array, o: number): bigint {
-  return (BigInt(be32(d, o)) << 32n) | BigInt(be32(d, o + 4));
+
+function handshake(o: OutReg, c: number): void {
+  if (!o.valid) return;
+  o.done.push({ data: o.data, user: NO_USER, startCycle: c, endCycle: c });
+  o.valid = false;
+}
+
+/** an input transaction whose record is shorter than its layout, zero-extended (the RTL sees zeros there) */
+function padded(txn: StreamTransaction, n: number): StreamTransaction {
+  if (txn.data.length >= n) return txn;
+  const data = new Uint8Array(n);
+  data.set(txn.data);
+  return { ...txn, data };
 }

@@ -20,11 +20,15 @@
 //   cycle c+3  the fetch / CQ update is valid on its output (an error at c+2)
 // A doorbell in the check stage never merges into the entry granted in the same cycle:
 // that request has left, so the doorbell opens a new entry.
-// An s_cfg write at cycle w is seen by checks from cycle w+1.
+// An s_cfg write at cycle w is seen by checks from cycle w+1. An s_cfg read at cycle w
+// (read bit set) answers the entry as the writes before w left it on m_cfg_rd, valid at
+// w+1; s_cfg is ready unless an answer waits there.
 //
 // Records (byte 0 in tdata[7:0], big-endian fields; offsets from formats.ts):
 //   s_mmio   16 B  offset[32] length[8] rsvd[24] word0[32] word1[32]
-//   s_cfg     8 B  table[8] rsvd[7] valid[1] uar[16] rsvd[8] number[24]
+//   s_cfg     8 B  table[8] rsvd[6] read[1] valid[1] uar[16] rsvd[8] number[24]
+//   m_cfg_rd  8 B  the same layout: table, read 1, the entry's valid and uar (0 unless
+//                  valid; valid 0 beyond the table), number
 //   m_fetch  12 B  qpn[24] kind[2] fence[1] opcode[5] counter[16] rsvd[2] size[6]
 //                  doorbells[8] count[16] rsvd[16]
 //   m_cq_arm  8 B  cqn[24] sn[2] rsvd[4] arm[2] ci[24] doorbells[8]
@@ -79,6 +83,12 @@ module doorbell #(
     input  wire         m_err_tready,
     output wire         m_err_tlast,
 
+    output wire [63:0]  m_cfg_rd_tdata,
+    output wire [7:0]   m_cfg_rd_tkeep,
+    output wire         m_cfg_rd_tvalid,
+    input  wire         m_cfg_rd_tready,
+    output wire         m_cfg_rd_tlast,
+
     output wire [31:0]  stat_doorbells,
     output wire [31:0]  stat_coalesced,
     output wire [31:0]  stat_rejected_owner,
@@ -116,6 +126,7 @@ wire [63:0]  cfg_rec;
 reg  [95:0]  fetch_rec_q;
 reg  [63:0]  cq_rec_q;
 reg  [63:0]  err_rec_q;
+reg  [63:0]  cfg_rd_rec_q;
 genvar gi;
 generate
     for (gi = 0; gi < 16; gi = gi + 1) begin : g_mmio_bytes
@@ -125,6 +136,7 @@ generate
         assign cfg_rec[63-8*gi -: 8]       = s_cfg_tdata[8*gi +: 8];
         assign m_cq_arm_tdata[8*gi +: 8]   = cq_rec_q[63-8*gi -: 8];
         assign m_err_tdata[8*gi +: 8]      = err_rec_q[63-8*gi -: 8];
+        assign m_cfg_rd_tdata[8*gi +: 8]   = cfg_rd_rec_q[63-8*gi -: 8];
     end
     for (gi = 0; gi < 12; gi = gi + 1) begin : g_fetch_bytes
         assign m_fetch_tdata[8*gi +: 8] = fetch_rec_q[95-8*gi -: 8];
@@ -167,12 +179,19 @@ reg [CQ_ENTRIES-1:0] cq_valid_q;
 reg [UAR_W-1:0]      cq_uar_q [CQ_ENTRIES];
 
 wire [7:0]  cfg_table  = cfg_rec[63:56];
+wire        cfg_read   = cfg_rec[49];
 wire        cfg_valid  = cfg_rec[48];
 wire [15:0] cfg_uar    = cfg_rec[47:32];
 wire [23:0] cfg_number = cfg_rec[23:0];
 wire        cfg_uar_ok = cfg_uar[15:UAR_W] == 0;
-wire        cfg_qp = s_cfg_tvalid && cfg_table == 8'd0 && cfg_number[23:QP_AW] == 0;
-wire        cfg_cq = s_cfg_tvalid && cfg_table == 8'd1 && cfg_number[23:CQ_AW] == 0;
+reg         cfg_rd_valid_q;
+assign s_cfg_tready = !cfg_rd_valid_q || m_cfg_rd_tready;
+wire        cfg_hs  = s_cfg_tvalid && s_cfg_tready;
+wire        cfg_qp_in = cfg_table == 8'd0 && cfg_number[23:QP_AW] == 0;
+wire        cfg_cq_in = cfg_table == 8'd1 && cfg_number[23:CQ_AW] == 0;
+wire        cfg_qp = cfg_hs && !cfg_read && cfg_qp_in;
+wire        cfg_cq = cfg_hs && !cfg_read && cfg_cq_in;
+wire        cfg_rd = cfg_hs && cfg_read;
 
 always @(posedge clk) begin
     if (cfg_qp) qp_uar_q[cfg_number[QP_AW-1:0]] <= cfg_uar[UAR_W-1:0];
@@ -185,7 +204,18 @@ always @(posedge clk) begin
         if (cfg_cq) cq_valid_q[cfg_number[CQ_AW-1:0]] <= cfg_valid && cfg_uar_ok;
     end
 end
-assign s_cfg_tready = 1'b1;
+
+// ---- ownership read-back: the entry as the writes before this cycle left it -------------
+wire             rd_valid = cfg_qp_in ? qp_valid_q[cfg_number[QP_AW-1:0]] :
+                            cfg_cq_in ? cq_valid_q[cfg_number[CQ_AW-1:0]] : 1'b0;
+wire [UAR_W-1:0] rd_uar   = !rd_valid ? '0 :
+                            cfg_qp_in ? qp_uar_q[cfg_number[QP_AW-1:0]] : cq_uar_q[cfg_number[CQ_AW-1:0]];
+always @(posedge clk) begin
+    if (cfg_rd) cfg_rd_rec_q <= {cfg_table, 6'd0, 1'b1, rd_valid, {(16-UAR_W){1'b0}}, rd_uar, 8'd0, cfg_number};
+    if (!rst_n) cfg_rd_valid_q <= 1'b0;
+    else if (cfg_rd) cfg_rd_valid_q <= 1'b1;
+    else if (m_cfg_rd_tready) cfg_rd_valid_q <= 1'b0;
+end
 
 // ---- the check ---------------------------------------------------------------------------
 wire             s1_is_cq   = s1_kind == KIND_CQ;
@@ -370,6 +400,9 @@ assign m_cq_arm_tlast  = 1'b1;
 assign m_err_tvalid    = err_valid_q;
 assign m_err_tkeep     = {8{1'b1}};
 assign m_err_tlast     = 1'b1;
+assign m_cfg_rd_tvalid = cfg_rd_valid_q;
+assign m_cfg_rd_tkeep  = {8{1'b1}};
+assign m_cfg_rd_tlast  = 1'b1;
 
 assign stat_doorbells      = cnt_doorbells;
 assign stat_coalesced      = cnt_coalesced;
@@ -379,7 +412,7 @@ assign stat_fetches        = cnt_fetches;
 
 // reserved fields and sideband this block does not need
 wire unused_inputs = &{1'b0, s_mmio_tkeep, s_mmio_tlast, s_cfg_tkeep, s_cfg_tlast, mmio_rec[87:64],
-                       cfg_rec[55:49], cfg_rec[31:24], in_w0[31:30], in_w1[7:6], s1_number[23:NUM_W],
+                       cfg_rec[55:50], cfg_rec[31:24], in_w0[31:30], in_w1[7:6], s1_number[23:NUM_W],
                        mmio_hs, s1_offset[31:12+UAR_W], s1_offset[11:0], s1_tbl_uar};
 
 endmodule

@@ -9,13 +9,21 @@
 // MPT entry from the backing table; MAX_SEGMENTS (1..16) pages one lookup may span.
 //
 // Ports
-//   s_cfg  (40-byte beat, always ready) one table write per transaction:
+//   s_cfg  (40-byte beat) one table write or read per transaction:
 //          +------+------+-------+----------------------------------------------+
 //          | op 8 | rsvd | index | entry: MPT (32 B) / MTT (8 B) / none           |
 //          +------+------+-------+----------------------------------------------+
-//          op 1 MPT write, 2 MPT invalidate (HW2SW), 3 MTT write; an index beyond its
-//          table or an unknown op does nothing. An MPT write/invalidate also clears the
-//          cache line of that index in the same cycle (after a fill in that cycle).
+//          op 1 MPT write, 2 MPT invalidate (HW2SW), 3 MTT write, 4 MPT read, 5 MTT read;
+//          an index beyond its table or an unknown op changes nothing. An MPT
+//          write/invalidate also clears the cache line of that index in the same cycle
+//          (after a fill in that cycle). Ready unless a read answer waits on m_cfg_rd.
+//   m_cfg_rd (40-byte beat) one answer per read, valid the cycle after the read:
+//          +------+--------------------------+-------+----------------------------------+
+//          | op 8 | rsvd 6 live 1 valid 1 | 16 | index | entry (zero unless valid)        |
+//          +------+--------------------------+-------+----------------------------------+
+//          MPT: valid = hardware-owned (written, not invalidated), live = usable by
+//          lookups, entry as written; MTT: valid = written since reset. A read sees every
+//          s_cfg write before it; beyond the table it answers valid 0.
 //   s_req  (24-byte beat) tag 16 | access 8 | rsvd 8 | key 32 | pd 24 | rsvd 8 | va 64 | len 32
 //   m_resp (16-byte beats) per lookup, in order, max(1, nseg) beats of
 //          tag 16 | fault 8 | nseg 8 | addr 64 | len 32   (beat k = segment k; a fault or a
@@ -83,6 +91,12 @@ module tpt #(
     input  wire          m_resp_tready,
     output wire          m_resp_tlast,
 
+    output wire [319:0]  m_cfg_rd_tdata,
+    output wire [39:0]   m_cfg_rd_tkeep,
+    output wire          m_cfg_rd_tvalid,
+    input  wire          m_cfg_rd_tready,
+    output wire          m_cfg_rd_tlast,
+
     output wire [31:0]   stat_lookups,
     output wire [31:0]   stat_hits,
     output wire [31:0]   stat_misses,
@@ -91,6 +105,7 @@ module tpt #(
 `include "tpt_layouts.svh"
 
     localparam int CFG_BEAT = CFG_BYTES + MPT_BYTES;   // 40
+    localparam int RD_H = (CFG_BEAT - CFGRD_BYTES) * 8;  // bit 0 of the answer's header
     localparam int MPT_IW = $clog2(MPT_ENTRIES);
     localparam int MTT_IW = $clog2(MTT_ENTRIES);
     localparam int CIW = $clog2(CACHE_ENTRIES);
@@ -119,6 +134,7 @@ module tpt #(
     wire [CFG_BEAT*8-1:0]  cfg_be;
     wire [REQ_BYTES*8-1:0] req_be;
     logic [RESP_BYTES*8-1:0] resp_be;
+    logic [CFG_BEAT*8-1:0]  cfg_rd_be;
     genvar gi;
     generate
         for (gi = 0; gi < CFG_BEAT; gi = gi + 1) begin : g_cfg_be
@@ -130,13 +146,18 @@ module tpt #(
         for (gi = 0; gi < RESP_BYTES; gi = gi + 1) begin : g_resp_be
             assign m_resp_tdata[gi*8 +: 8] = resp_be[(RESP_BYTES-1-gi)*8 +: 8];
         end
+        for (gi = 0; gi < CFG_BEAT; gi = gi + 1) begin : g_cfg_rd_be
+            assign m_cfg_rd_tdata[gi*8 +: 8] = cfg_rd_be[(CFG_BEAT-1-gi)*8 +: 8];
+        end
     endgenerate
 
     // ---- tables -----------------------------------------------------------------------
     logic [MPT_BYTES*8-1:0] mpt_mem [MPT_ENTRIES];
     logic [MPT_ENTRIES-1:0] mpt_live;      // valid state and a usable page size
+    logic [MPT_ENTRIES-1:0] mpt_owned;     // written and not invalidated since (read-back)
     logic [51:0]            mtt_mem [MTT_ENTRIES];
     logic [MTT_ENTRIES-1:0] mtt_present;
+    logic [MTT_ENTRIES-1:0] mtt_written;   // written since reset (read-back)
     logic [MPT_IW-1:0]      mc_tag  [CACHE_ENTRIES];
     logic [MPT_BYTES*8-1:0] mc_data [CACHE_ENTRIES];
     logic [CACHE_ENTRIES-1:0] mc_valid;
@@ -148,15 +169,55 @@ module tpt #(
     wire [MTT_BYTES*8-1:0] cfg_mtt   = cfg_be[MPT_BYTES*8-1 -: MTT_BYTES*8];
     wire [7:0]             cfg_op    = cfg_hdr[CFG_OP_HI -: CFG_OP_W];
     wire [31:0]            cfg_index = cfg_hdr[CFG_INDEX_HI -: CFG_INDEX_W];
-    wire cfg_mpt_ok  = s_cfg_tvalid && cfg_index < 32'(MPT_ENTRIES);
-    wire cfg_mpt_wr  = cfg_mpt_ok && cfg_op == OP_MPT_WRITE;
-    wire cfg_mpt_inv = cfg_mpt_ok && cfg_op == OP_MPT_INVALIDATE;
-    wire cfg_mtt_wr  = s_cfg_tvalid && cfg_index < 32'(MTT_ENTRIES) && cfg_op == OP_MTT_WRITE;
+    logic cfg_rd_valid;
+    assign s_cfg_tready = !cfg_rd_valid || m_cfg_rd_tready;
+    wire cfg_hs      = s_cfg_tvalid && s_cfg_tready;
+    wire cfg_mpt_in  = cfg_index < 32'(MPT_ENTRIES);
+    wire cfg_mtt_in  = cfg_index < 32'(MTT_ENTRIES);
+    wire cfg_mpt_wr  = cfg_hs && cfg_mpt_in && cfg_op == OP_MPT_WRITE;
+    wire cfg_mpt_inv = cfg_hs && cfg_mpt_in && cfg_op == OP_MPT_INVALIDATE;
+    wire cfg_mtt_wr  = cfg_hs && cfg_mtt_in && cfg_op == OP_MTT_WRITE;
+    wire cfg_mpt_rd  = cfg_hs && cfg_op == OP_MPT_READ;
+    wire cfg_mtt_rd  = cfg_hs && cfg_op == OP_MTT_READ;
     wire [MPT_IW-1:0] cfg_mpt_idx = cfg_index[MPT_IW-1:0];
     wire [MTT_IW-1:0] cfg_mtt_idx = cfg_index[MTT_IW-1:0];
     wire [7:0] cfg_ps = cfg_mpt[MPT_LOG2_PAGE_SIZE_HI -: MPT_LOG2_PAGE_SIZE_W];
     wire cfg_usable = cfg_mpt[MPT_STATE_HI -: MPT_STATE_W] == 4'd1 && cfg_ps >= 8'd12 && cfg_ps <= 8'd31;
-    assign s_cfg_tready = 1'b1;
+
+    // ---- s_cfg reads: the answer, from the tables as the writes before this cycle left them
+    wire rd_mpt_valid = cfg_mpt_in && mpt_owned[cfg_mpt_idx];
+    wire rd_mtt_valid = cfg_mtt_in && mtt_written[cfg_mtt_idx];
+    logic [CFG_BEAT*8-1:0] rd_answer;
+    always_comb begin
+        rd_answer = '0;
+        rd_answer[RD_H + CFGRD_OP_HI -: CFGRD_OP_W]       = cfg_op;
+        rd_answer[RD_H + CFGRD_INDEX_HI -: CFGRD_INDEX_W] = cfg_index;
+        if (cfg_op == OP_MPT_READ) begin
+            rd_answer[RD_H + CFGRD_VALID_HI] = rd_mpt_valid;
+            rd_answer[RD_H + CFGRD_LIVE_HI]  = cfg_mpt_in && mpt_live[cfg_mpt_idx];
+            if (rd_mpt_valid) rd_answer[MPT_BYTES*8-1:0] = mpt_mem[cfg_mpt_idx];
+        end else begin
+            rd_answer[RD_H + CFGRD_VALID_HI] = rd_mtt_valid;
+            if (rd_mtt_valid) begin
+                rd_answer[MPT_BYTES*8 - MTT_BYTES*8 + MTT_PAGE_ADDR_HI -: MTT_PAGE_ADDR_W] = mtt_mem[cfg_mtt_idx];
+                rd_answer[MPT_BYTES*8 - MTT_BYTES*8 + MTT_PRESENT_HI] = mtt_present[cfg_mtt_idx];
+            end
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            cfg_rd_valid <= 1'b0;
+        end else if (cfg_mpt_rd || cfg_mtt_rd) begin
+            cfg_rd_valid <= 1'b1;
+        end else if (m_cfg_rd_tready) begin
+            cfg_rd_valid <= 1'b0;
+        end
+        if (cfg_mpt_rd || cfg_mtt_rd) cfg_rd_be <= rd_answer;
+    end
+    assign m_cfg_rd_tvalid = cfg_rd_valid;
+    assign m_cfg_rd_tlast  = 1'b1;
+    assign m_cfg_rd_tkeep  = {CFG_BEAT{1'b1}};
 
     // ---- stage A: cache probe and checks ------------------------------------------------
     logic                   a_valid;
@@ -269,14 +330,19 @@ module tpt #(
         if (!rst_n) begin
             /* verilator lint_off WIDTHCONCAT */
             mpt_live    <= '0;
+            mpt_owned   <= '0;
             mtt_present <= '0;
+            mtt_written <= '0;
             mc_valid    <= '0;
             mc_live     <= '0;
             /* verilator lint_on WIDTHCONCAT */
         end else begin
             if (cfg_mpt_wr)  mpt_live[cfg_mpt_idx] <= cfg_usable;
             if (cfg_mpt_inv) mpt_live[cfg_mpt_idx] <= 1'b0;
+            if (cfg_mpt_wr)  mpt_owned[cfg_mpt_idx] <= 1'b1;
+            if (cfg_mpt_inv) mpt_owned[cfg_mpt_idx] <= 1'b0;
             if (cfg_mtt_wr)  mtt_present[cfg_mtt_idx] <= cfg_mtt[MTT_PRESENT_HI];
+            if (cfg_mtt_wr)  mtt_written[cfg_mtt_idx] <= 1'b1;
             if (a_fill) begin
                 mc_valid[a_line] <= 1'b1;
                 mc_live[a_line]  <= mpt_live[a_idx];

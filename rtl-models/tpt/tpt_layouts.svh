@@ -9,6 +9,17 @@ localparam int CFG_OP_W = 8;
 localparam int CFG_INDEX_HI = 31;
 localparam int CFG_INDEX_W = 32;
 
+// tpt_cfg_rd_header: 8 bytes
+localparam int CFGRD_BYTES = 8;
+localparam int CFGRD_OP_HI = 63;
+localparam int CFGRD_OP_W = 8;
+localparam int CFGRD_LIVE_HI = 49;
+localparam int CFGRD_LIVE_W = 1;
+localparam int CFGRD_VALID_HI = 48;
+localparam int CFGRD_VALID_W = 1;
+localparam int CFGRD_INDEX_HI = 31;
+localparam int CFGRD_INDEX_W = 32;
+
 // mpt_entry: 32 bytes
 localparam int MPT_BYTES = 32;
 localparam int MPT_STATE_HI = 255;
@@ -63,10 +74,12 @@ localparam int RESP_ADDR_W = 64;
 localparam int RESP_LEN_HI = 31;
 localparam int RESP_LEN_W = 32;
 
-// s_cfg ops (hca/formats/tpt-cfg.ts)
+// s_cfg ops, echoed on m_cfg_rd (hca/formats/tpt-cfg.ts)
 localparam logic [7:0] OP_MPT_WRITE = 8'd1;
 localparam logic [7:0] OP_MPT_INVALIDATE = 8'd2;
 localparam logic [7:0] OP_MTT_WRITE = 8'd3;
+localparam logic [7:0] OP_MPT_READ = 8'd4;
+localparam logic [7:0] OP_MTT_READ = 8'd5;
 
 // fault codes (hca/tpt/tpt-format.ts)
 localparam logic [7:0] FAULT_OK = 8'd0;

@@ -14,19 +14,10 @@
 // An output that is not ready holds its register and stalls retire (m_wr/m_err) or issue
 // (m_dma_rd); the twin assumes outputs are always ready, so this never happens in lockstep.
 //
-// Records (byte 0 in tdata[7:0], big-endian fields; offsets from the layouts):
-//   s_fetch    12 B  qpn[24] kind[2] fence[1] opcode[5] counter[16] ... (rest ignored)
-//   s_cfg      16 B  qpn[24] kind[1] rsvd[3] logSize[4] ci[16] rsvd[16] base[64]
-//   m_dma_rd   16 B  tag[8] rsvd[8] length[16] rsvd[32] addr[64]
-//   s_dma_cpl 136 B  tag[8] rsvd[56] data[128 bytes]
-//   m_wr      176 B  qpn[24] kind[8] index[16] opcode[8] flags[8] nsge[8] rsvd[8]
-//                    inlineBytes[16] imm[32] raddr[64] rkey[32] rsvd[32] swapAdd[64]
-//                    compare[64] payload[128 bytes]
-//   m_err       8 B  reason[4] kind[4] qpn[24] index[16] opcode[8] rsvd[8]
-//   WQE ctrl   16 B  owner[1] rsvd[26] opcode[5] vlan[16] insVlan[8] rsvd[1] fence[1]
-//                    size[6] srcrb[24] rsvd[4] cqUpdate[2] solicited[1] loopback[1] imm[32]
-//   raddr seg: raddr[64] rkey[32] rsvd[32]; atomic seg: swapAdd[64] compare[64];
-//   data seg:  byteCount[32] lkey[32] addr[64]; inline seg header: 1[1] byteCount[31]
+// Records: byte 0 in tdata[7:0], big-endian fields. Every field position, opcode, reason
+// and flag comes from wqe_fetch_layouts.svh, generated from the TypeScript layouts
+// (hca/wqe-fetch/gen-wqe-fetch-layouts.ts): tdata is byte-reversed into a big-endian
+// vector `rec` and a field F of layout L is rec[L_F_HI -: L_F_W].
 
 `resetall
 `timescale 1ns / 1ps
@@ -81,15 +72,16 @@ module wqe_fetch #(
     output wire [31:0]   stat_err_owner,
     output wire [31:0]   stat_err_malformed
 );
+`include "wqe_fetch_layouts.svh"
 
 localparam integer QP_AW = $clog2(QP_ENTRIES);
 localparam integer RING_AW = QP_AW + 1;          // {qpn, kind}
 localparam integer RINGS = 2 * QP_ENTRIES;
 localparam integer TW = $clog2(TAGS);
+localparam integer RING_CFG_W = CFG_BASE_W + CFG_LOG_SIZE_W;   // {base, logSize} of one ring
 
-localparam [3:0] E_OWNER = 4'd1, E_OPCODE = 4'd2, E_SIZE = 4'd3, E_SEGMENT = 4'd4;
-localparam [7:0] F_SIGNALLED = 8'd1, F_SOLICITED = 8'd2, F_FENCE = 8'd4, F_INLINE = 8'd8;
-localparam [31:0] INVALID_LKEY = 32'h0000_0100;
+localparam integer SEG_W = WQE_SEG_BYTES * 8;           // one WQE segment [bits]
+localparam integer INL_AT = SEG_W - INL_BYTES * 8;      // the inline header is a segment's first word
 
 generate
     if ((1 << QP_AW) != QP_ENTRIES || QP_AW < 2 || QP_AW > 16) begin : g_bad_qp_entries
@@ -98,38 +90,49 @@ generate
     if ((1 << TW) != TAGS || TW < 1 || TW > 8) begin : g_bad_tags
         $error("wqe_fetch: TAGS = %0d is not a power of two, 2..256", TAGS);
     end
+    // the port widths (block.yaml) must be the layouts' sizes
+    if (FETCH_BYTES != 12 || CFG_BYTES != 16 || RD_BYTES != 16 || CPL_BYTES != 136 ||
+        WR_BYTES != 176 || ERR_BYTES != 8 || CPL_DATA_W != WQE_STRIDE_BYTES * 8 ||
+        WR_PAYLOAD_W != WQE_STRIDE_BYTES * 8) begin : g_bad_layouts
+        $error("wqe_fetch: port widths differ from wqe_fetch_layouts.svh; update block.yaml and the ports");
+    end
 endgenerate
 
 // ---- byte order: records are big-endian, byte 0 in lane 0 ------------------------------
-wire [95:0]   fetch_rec;
-wire [127:0]  cfg_rec;
-wire [1023:0] cpl_wqe;            // the completion's 128 WQE bytes, byte 0 at the MSB
-reg  [127:0]  rd_rec_q;
-reg  [1407:0] wr_rec_q;
-reg  [63:0]   err_rec_q;
+wire [FETCH_BYTES*8-1:0] fetch_rec;
+wire [CFG_BYTES*8-1:0]   cfg_rec;
+wire [CPL_BYTES*8-1:0]   cpl_rec;
+reg  [RD_BYTES*8-1:0]    rd_rec_q;
+reg  [WR_BYTES*8-1:0]    wr_rec_q;
+reg  [ERR_BYTES*8-1:0]   err_rec_q;
 genvar gi;
 generate
-    for (gi = 0; gi < 12; gi = gi + 1) begin : g_fetch_bytes
-        assign fetch_rec[95-8*gi -: 8] = s_fetch_tdata[8*gi +: 8];
+    for (gi = 0; gi < FETCH_BYTES; gi = gi + 1) begin : g_fetch_bytes
+        assign fetch_rec[FETCH_BYTES*8-1-8*gi -: 8] = s_fetch_tdata[8*gi +: 8];
     end
-    for (gi = 0; gi < 16; gi = gi + 1) begin : g_16_bytes
-        assign cfg_rec[127-8*gi -: 8]     = s_cfg_tdata[8*gi +: 8];
-        assign m_dma_rd_tdata[8*gi +: 8]  = rd_rec_q[127-8*gi -: 8];
+    for (gi = 0; gi < CFG_BYTES; gi = gi + 1) begin : g_cfg_bytes
+        assign cfg_rec[CFG_BYTES*8-1-8*gi -: 8] = s_cfg_tdata[8*gi +: 8];
     end
-    for (gi = 0; gi < 128; gi = gi + 1) begin : g_cpl_bytes
-        assign cpl_wqe[1023-8*gi -: 8] = s_dma_cpl_tdata[64+8*gi +: 8];
+    for (gi = 0; gi < RD_BYTES; gi = gi + 1) begin : g_rd_bytes
+        assign m_dma_rd_tdata[8*gi +: 8] = rd_rec_q[RD_BYTES*8-1-8*gi -: 8];
     end
-    for (gi = 0; gi < 176; gi = gi + 1) begin : g_wr_bytes
-        assign m_wr_tdata[8*gi +: 8] = wr_rec_q[1407-8*gi -: 8];
+    for (gi = 0; gi < CPL_BYTES; gi = gi + 1) begin : g_cpl_bytes
+        assign cpl_rec[CPL_BYTES*8-1-8*gi -: 8] = s_dma_cpl_tdata[8*gi +: 8];
     end
-    for (gi = 0; gi < 8; gi = gi + 1) begin : g_err_bytes
-        assign m_err_tdata[8*gi +: 8] = err_rec_q[63-8*gi -: 8];
+    for (gi = 0; gi < WR_BYTES; gi = gi + 1) begin : g_wr_bytes
+        assign m_wr_tdata[8*gi +: 8] = wr_rec_q[WR_BYTES*8-1-8*gi -: 8];
+    end
+    for (gi = 0; gi < ERR_BYTES; gi = gi + 1) begin : g_err_bytes
+        assign m_err_tdata[8*gi +: 8] = err_rec_q[ERR_BYTES*8-1-8*gi -: 8];
     end
 endgenerate
+wire [CPL_DATA_W-1:0] cpl_wqe = cpl_rec[CPL_DATA_HI -: CPL_DATA_W];   // the WQE, byte 0 at the MSB
 
 // ---- state -----------------------------------------------------------------------------
-reg  [63:0]        ring_base_q [RINGS];
-reg  [3:0]         ring_log_q  [RINGS];
+// {base, logSize} per ring: written by s_cfg only, read once per fetch through a register,
+// so it maps to block RAM. Not reset: firmware configures a ring before ringing its doorbell.
+(* ram_style = "block" *)
+reg  [RING_CFG_W-1:0] ring_cfg_mem [RINGS];
 reg  [15:0]        ring_ci_q   [RINGS];
 
 reg  [TAGS-1:0]    slot_issued_q;
@@ -146,8 +149,9 @@ reg  [QP_AW-1:0]   cur_qpn_q;
 reg                cur_kind_q;
 reg  [15:0]        cur_ci_q;
 reg  [15:0]        cur_end_q;
-reg  [63:0]        cur_base_q;
-reg  [3:0]         cur_log_q;
+reg  [RING_CFG_W-1:0] cur_cfg_q;  // the fetched ring's {base, logSize}: the block RAM's read register
+wire [63:0]        cur_base = cur_cfg_q[RING_CFG_W-1 -: CFG_BASE_W];
+wire [3:0]         cur_log  = cur_cfg_q[CFG_LOG_SIZE_W-1:0];
 
 reg                rd_valid_q, wr_valid_q, err_valid_q;
 reg  [31:0]        cnt_fetches, cnt_reads, cnt_wrs, cnt_owner, cnt_malformed;
@@ -158,53 +162,60 @@ wire out_stall_issue  = rd_valid_q && !m_dma_rd_tready;
 wire do_retire = slot_issued_q[rp_q] && slot_has_q[rp_q] && !out_stall_retire;
 wire do_issue  = busy_q && !slot_issued_q[wp_q] && !out_stall_issue;
 
-wire [TW-1:0] cpl_tag = s_dma_cpl_tdata[TW-1:0];
+wire [TW-1:0] cpl_tag = cpl_rec[CPL_TAG_HI-CPL_TAG_W+1 +: TW];    // tag mod TAGS
 assign s_dma_cpl_tready = !slot_has_q[cpl_tag];
 wire do_cpl = s_dma_cpl_tvalid && s_dma_cpl_tready;
 
 assign s_fetch_tready = !busy_q;
 wire do_fetch = s_fetch_tvalid && !busy_q;
-wire [23:0]        f_qpn     = fetch_rec[95:72];
-wire               f_kind    = fetch_rec[70];
-wire [15:0]        f_counter = fetch_rec[63:48];
+wire [23:0]        f_qpn     = fetch_rec[FETCH_QPN_HI -: FETCH_QPN_W];
+wire               f_kind    = fetch_rec[FETCH_KIND_HI-FETCH_KIND_W+1];   // send 0 / receive 1
+wire [15:0]        f_counter = fetch_rec[FETCH_COUNTER_HI -: FETCH_COUNTER_W];
 wire               f_in_range = f_qpn[23:QP_AW] == 0;
 wire [RING_AW-1:0] f_ring    = {f_qpn[QP_AW-1:0], f_kind};
 
 assign s_cfg_tready = 1'b1;
-wire [23:0]        c_qpn   = cfg_rec[127:104];
-wire               c_kind  = cfg_rec[103];
-wire [3:0]         c_log   = cfg_rec[99:96];
-wire [15:0]        c_ci    = cfg_rec[95:80];
-wire [63:0]        c_base  = cfg_rec[63:0];
+wire [23:0]        c_qpn   = cfg_rec[CFG_QPN_HI -: CFG_QPN_W];
+wire               c_kind  = cfg_rec[CFG_KIND_HI -: CFG_KIND_W];
+wire [3:0]         c_log   = cfg_rec[CFG_LOG_SIZE_HI -: CFG_LOG_SIZE_W];
+wire [15:0]        c_ci    = cfg_rec[CFG_CI_HI -: CFG_CI_W];
+wire [63:0]        c_base  = cfg_rec[CFG_BASE_HI -: CFG_BASE_W];
 wire               do_cfg  = s_cfg_tvalid && c_qpn[23:QP_AW] == 0;
 wire [RING_AW-1:0] c_ring  = {c_qpn[QP_AW-1:0], c_kind};
 
 // ---- issue -----------------------------------------------------------------------------
-wire [15:0]        ci_mask  = ~(16'hffff << cur_log_q);
+wire [15:0]        ci_mask  = ~(16'hffff << cur_log);
 wire [15:0]        ci_slot  = cur_ci_q & ci_mask;
-wire [63:0]        rd_addr  = cur_base_q + {41'd0, ci_slot, 7'd0};
+wire [63:0]        rd_addr  = cur_base + {41'd0, ci_slot, 7'd0};     // base + slot * WQE_STRIDE_BYTES
 wire [15:0]        ci_next  = cur_ci_q + 16'd1;
-wire               ci_owner = cur_ci_q[cur_log_q];
+wire               ci_owner = cur_ci_q[cur_log];
 wire [RING_AW-1:0] cur_ring = {cur_qpn_q, cur_kind_q};
-wire [7:0]         wp_tag   = {{(8-TW){1'b0}}, wp_q};
+wire [RD_TAG_W-1:0] wp_tag  = {{(RD_TAG_W-TW){1'b0}}, wp_q};
+reg  [RD_BYTES*8-1:0] rd_rec;
+always @(*) begin
+    rd_rec = '0;
+    rd_rec[RD_TAG_HI -: RD_TAG_W]       = wp_tag;
+    rd_rec[RD_LENGTH_HI -: RD_LENGTH_W] = WQE_STRIDE_BYTES[RD_LENGTH_W-1:0];
+    rd_rec[RD_ADDR_HI -: RD_ADDR_W]     = rd_addr;
+end
 
 // ---- parse of slot[rp] -------------------------------------------------------------------
 wire [1023:0] d       = slot_data_q[rp_q];
 wire          p_kind  = slot_kind_q[rp_q];
-wire [127:0]  seg [8];
+wire [SEG_W-1:0] seg [WQE_MAX_SIZE];
 generate
-    for (gi = 0; gi < 8; gi = gi + 1) begin : g_segs
-        assign seg[gi] = d[1023-128*gi -: 128];
+    for (gi = 0; gi < WQE_MAX_SIZE; gi = gi + 1) begin : g_segs
+        assign seg[gi] = d[1023-SEG_W*gi -: SEG_W];
     end
 endgenerate
-wire [127:0] ctrl     = seg[0];
-wire         w_owner  = ctrl[127];
-wire [4:0]   w_opcode = ctrl[100:96];
-wire         w_fence  = ctrl[70];
-wire [5:0]   w_size   = ctrl[69:64];
-wire [1:0]   w_cqupd  = ctrl[35:34];
-wire         w_solic  = ctrl[33];
-wire [31:0]  w_imm    = ctrl[31:0];
+wire [SEG_W-1:0] ctrl = seg[0];
+wire         w_owner  = ctrl[CTRL_OWNER_HI];
+wire [4:0]   w_opcode = ctrl[CTRL_OPCODE_HI -: CTRL_OPCODE_W];
+wire         w_fence  = ctrl[CTRL_FENCE_HI];
+wire [5:0]   w_size   = ctrl[CTRL_SIZE_HI -: CTRL_SIZE_W];
+wire [1:0]   w_cqupd  = ctrl[CTRL_CQ_UPDATE_HI -: CTRL_CQ_UPDATE_W];
+wire         w_solic  = ctrl[CTRL_SOLICITED_HI];
+wire [31:0]  w_imm    = ctrl[CTRL_IMM_HI -: CTRL_IMM_W];
 
 `ifdef HCASIM_DEFECT_SKIP_OWNER_CHECK
 wire         exp_owner = w_owner;                 // DEFECT: the owner bit is not checked
@@ -212,27 +223,20 @@ wire         exp_owner = w_owner;                 // DEFECT: the owner bit is no
 wire         exp_owner = slot_owner_q[rp_q];
 `endif
 
-// opcode table: fixed units (ctrl + raddr + atomic), 0 = not an opcode
-reg  [1:0] w_fixed;
-reg        w_has_raddr, w_has_atomic;
-always @(*) begin
-    w_has_raddr  = 1'b0;
-    w_has_atomic = 1'b0;
-    case (w_opcode)
-        5'h00, 5'h0a, 5'h0b: w_fixed = 2'd1;                          // NOP, SEND, SEND_IMM
-        5'h08, 5'h09, 5'h10: begin w_fixed = 2'd2; w_has_raddr = 1'b1; end  // RDMA_WRITE(_IMM), RDMA_READ
-        5'h11, 5'h12:        begin w_fixed = 2'd3; w_has_raddr = 1'b1; w_has_atomic = 1'b1; end // ATOMIC_CS/FA
-        default:             w_fixed = 2'd0;
-    endcase
-end
+// the opcode table: fixed units (ctrl + raddr + atomic), 0 = not an opcode
+wire [2:0] w_info       = wqe_opcode_info(w_opcode);
+wire       w_known      = w_info[2];
+wire       w_has_raddr  = w_info[1];
+wire       w_has_atomic = w_info[0];
+wire [1:0] w_fixed      = w_known ? 2'd1 + {1'b0, w_has_raddr} + {1'b0, w_has_atomic} : 2'd0;
 
 // segment bits
-wire [7:0] seg_inl;      // bit 31 of the segment's first word
+wire [7:0] seg_inl;      // the inline bit of the segment's first word
 wire [7:0] seg_lkinv;    // lkey == INVALID_LKEY (receive)
 generate
-    for (gi = 0; gi < 8; gi = gi + 1) begin : g_seg_bits
-        assign seg_inl[gi]   = seg[gi][127];
-        assign seg_lkinv[gi] = seg[gi][95:64] == INVALID_LKEY;
+    for (gi = 0; gi < WQE_MAX_SIZE; gi = gi + 1) begin : g_seg_bits
+        assign seg_inl[gi]   = seg[gi][INL_AT + INL_INLINE_HI];
+        assign seg_lkinv[gi] = seg[gi][DSEG_LKEY_HI -: DSEG_LKEY_W] == INVALID_LKEY;
     end
 endgenerate
 
@@ -254,9 +258,9 @@ wire [3:0]   s_fixed   = {2'b0, w_fixed};
 wire [3:0]   s_size4   = w_size[3:0];
 wire         s_size_bad = w_size < {4'd0, w_fixed} || w_size > 6'd8;
 wire [3:0]   s_body    = s_size4 - s_fixed;                  // segments after the fixed ones
-wire [127:0] s_first   = seg[{1'b0, w_fixed}];                     // the first body segment
-wire         s_inline  = s_body != 4'd0 && s_first[127];
-wire [30:0]  s_inl_n   = s_first[126:96];
+wire [SEG_W-1:0] s_first = seg[{1'b0, w_fixed}];                   // the first body segment
+wire         s_inline  = s_body != 4'd0 && s_first[INL_AT + INL_INLINE_HI];
+wire [30:0]  s_inl_n   = s_first[INL_AT + INL_BYTE_COUNT_HI -: INL_BYTE_COUNT_W];
 wire [30:0]  s_inl_max = {23'd0, s_body, 4'd0} - 31'd4;    // bytes after the inline header
 reg          s_seg_bad;
 always @(*) begin
@@ -267,11 +271,11 @@ end
 
 // verdict
 wire [3:0] p_reason =
-    p_kind ? (r_bad ? E_SEGMENT : 4'd0) :
-    (w_owner != exp_owner)                          ? E_OWNER   :
-    (w_fixed == 2'd0)                               ? E_OPCODE  :
-    s_size_bad                                      ? E_SIZE    :
-    (s_inline ? (s_inl_n > s_inl_max) : s_seg_bad)  ? E_SEGMENT : 4'd0;
+    p_kind ? (r_bad ? REASON_BAD_SEGMENT : 4'd0) :
+    (w_owner != exp_owner)                          ? REASON_STALE_OWNER :
+    (w_fixed == 2'd0)                               ? REASON_BAD_OPCODE  :
+    s_size_bad                                      ? REASON_BAD_SIZE    :
+    (s_inline ? (s_inl_n > s_inl_max) : s_seg_bad)  ? REASON_BAD_SEGMENT : 4'd0;
 wire [7:0] p_opcode = p_kind ? 8'd0 : {3'd0, w_opcode};
 
 // payload: the WQE bytes from `p_shift` on, the first `p_len` of them (rest zero)
@@ -282,35 +286,66 @@ wire [1023:0] p_mask    = ~({1024{1'b1}} >> {p_len, 3'b0});
 wire [1023:0] p_payload = p_shifted & p_mask;
 
 wire [7:0]  p_flags = p_kind ? 8'd0 :
-                      ((w_cqupd != 2'd0) ? F_SIGNALLED : 8'd0) |
-                      (w_solic ? F_SOLICITED : 8'd0) |
-                      (w_fence ? F_FENCE : 8'd0) |
-                      (s_inline ? F_INLINE : 8'd0);
+                      ((w_cqupd != 2'd0) ? WR_FLAG_SIGNALLED : 8'd0) |
+                      (w_solic ? WR_FLAG_SOLICITED : 8'd0) |
+                      (w_fence ? WR_FLAG_FENCE : 8'd0) |
+                      (s_inline ? WR_FLAG_INLINE : 8'd0);
 wire [7:0]  p_nsge   = p_kind ? {4'd0, r_nsge} : s_inline ? 8'd0 : {4'd0, s_body};
 wire [15:0] p_inl    = (!p_kind && s_inline) ? {1'b0, s_inl_n[14:0]} : 16'd0;
 wire [31:0] p_imm    = p_kind ? 32'd0 : w_imm;
 wire        p_raddr_on  = !p_kind && w_has_raddr;
 wire        p_atomic_on = !p_kind && w_has_atomic;
-wire [63:0] p_raddr  = p_raddr_on  ? seg[1][127:64] : 64'd0;
-wire [31:0] p_rkey   = p_raddr_on  ? seg[1][63:32]  : 32'd0;
-wire [63:0] p_swap   = p_atomic_on ? seg[2][127:64] : 64'd0;
-wire [63:0] p_cmp    = p_atomic_on ? seg[2][63:0]   : 64'd0;
+// segment order: ctrl, then raddr (seg 1) when the opcode has one, then atomic (seg 2)
+wire [63:0] p_raddr  = p_raddr_on  ? seg[1][RADDR_RADDR_HI -: RADDR_RADDR_W]      : 64'd0;
+wire [31:0] p_rkey   = p_raddr_on  ? seg[1][RADDR_RKEY_HI -: RADDR_RKEY_W]        : 32'd0;
+wire [63:0] p_swap   = p_atomic_on ? seg[2][ATOMIC_SWAP_ADD_HI -: ATOMIC_SWAP_ADD_W] : 64'd0;
+wire [63:0] p_cmp    = p_atomic_on ? seg[2][ATOMIC_COMPARE_HI -: ATOMIC_COMPARE_W]   : 64'd0;
 
 wire [23:0] p_qpn   = {{(24-QP_AW){1'b0}}, slot_qpn_q[rp_q]};
 wire [15:0] p_index = slot_index_q[rp_q];
 
+reg [WR_BYTES*8-1:0]  p_wr_rec;
+reg [ERR_BYTES*8-1:0] p_err_rec;
+always @(*) begin
+    p_wr_rec = '0;
+    p_wr_rec[WR_QPN_HI -: WR_QPN_W]                   = p_qpn;
+    p_wr_rec[WR_KIND_HI-WR_KIND_W+1]                  = p_kind;
+    p_wr_rec[WR_INDEX_HI -: WR_INDEX_W]               = p_index;
+    p_wr_rec[WR_OPCODE_HI -: WR_OPCODE_W]             = p_opcode;
+    p_wr_rec[WR_FLAGS_HI -: WR_FLAGS_W]               = p_flags;
+    p_wr_rec[WR_NSGE_HI -: WR_NSGE_W]                 = p_nsge;
+    p_wr_rec[WR_INLINE_BYTES_HI -: WR_INLINE_BYTES_W] = p_inl;
+    p_wr_rec[WR_IMM_HI -: WR_IMM_W]                   = p_imm;
+    p_wr_rec[WR_RADDR_HI -: WR_RADDR_W]               = p_raddr;
+    p_wr_rec[WR_RKEY_HI -: WR_RKEY_W]                 = p_rkey;
+    p_wr_rec[WR_SWAP_ADD_HI -: WR_SWAP_ADD_W]         = p_swap;
+    p_wr_rec[WR_COMPARE_HI -: WR_COMPARE_W]           = p_cmp;
+    p_wr_rec[WR_PAYLOAD_HI -: WR_PAYLOAD_W]           = p_payload;
+    p_err_rec = '0;
+    p_err_rec[ERR_REASON_HI -: ERR_REASON_W]          = p_reason;
+    p_err_rec[ERR_KIND_HI-ERR_KIND_W+1]               = p_kind;
+    p_err_rec[ERR_QPN_HI -: ERR_QPN_W]                = p_qpn;
+    p_err_rec[ERR_INDEX_HI -: ERR_INDEX_W]            = p_index;
+    p_err_rec[ERR_OPCODE_HI -: ERR_OPCODE_W]          = p_opcode;
+end
+
 // ---- sequential --------------------------------------------------------------------------
-// ring table: one entry per {qpn, kind}; the issue writes ci back, s_cfg (applied last) wins
+// ring table: {base, logSize} in block RAM; a fetch reads the entry as it was at the start
+// of the cycle (read-before-write: a s_cfg of the same cycle applies after it)
+always @(posedge clk) begin
+    if (rst_n && do_cfg) ring_cfg_mem[c_ring] <= {c_base, c_log};
+end
+always @(posedge clk) begin
+    if (rst_n && do_fetch && f_in_range) cur_cfg_q <= ring_cfg_mem[f_ring];
+end
+
+// ci per ring in registers (two writers): the issue writes ci back, s_cfg (applied last) wins
 generate
     for (gi = 0; gi < RINGS; gi = gi + 1) begin : g_rings
         always @(posedge clk) begin
             if (!rst_n) begin
-                ring_base_q[gi] <= 64'd0;
-                ring_log_q[gi]  <= 4'd0;
                 ring_ci_q[gi]   <= 16'd0;
             end else if (do_cfg && c_ring == gi[RING_AW-1:0]) begin
-                ring_base_q[gi] <= c_base;
-                ring_log_q[gi]  <= c_log;
                 ring_ci_q[gi]   <= c_ci;
             end else if (do_issue && cur_ring == gi[RING_AW-1:0]) begin
                 ring_ci_q[gi]   <= ci_next;
@@ -322,12 +357,11 @@ endgenerate
 always @(posedge clk) begin
     // payload registers (no reset needed: only read while valid / issued / holding data)
     if (do_retire) begin
-        wr_rec_q  <= {p_qpn, 7'd0, p_kind, p_index, p_opcode, p_flags, p_nsge, 8'd0, p_inl, p_imm,
-                      p_raddr, p_rkey, 32'd0, p_swap, p_cmp, p_payload};
-        err_rec_q <= {p_reason, 3'd0, p_kind, p_qpn, p_index, p_opcode, 8'd0};
+        wr_rec_q  <= p_wr_rec;
+        err_rec_q <= p_err_rec;
     end
     if (do_issue) begin
-        rd_rec_q              <= {wp_tag, 8'd0, 16'd128, 32'd0, rd_addr};
+        rd_rec_q              <= rd_rec;
         slot_qpn_q[wp_q]      <= cur_qpn_q;
         slot_kind_q[wp_q]     <= cur_kind_q;
         slot_index_q[wp_q]    <= cur_ci_q;
@@ -345,8 +379,6 @@ always @(posedge clk) begin
         cur_kind_q    <= 1'b0;
         cur_ci_q      <= 16'd0;
         cur_end_q     <= 16'd0;
-        cur_base_q    <= 64'd0;
-        cur_log_q     <= 4'd0;
         rd_valid_q    <= 1'b0;
         wr_valid_q    <= 1'b0;
         err_valid_q   <= 1'b0;
@@ -370,7 +402,7 @@ always @(posedge clk) begin
                 cnt_wrs    <= cnt_wrs + 32'd1;
             end else begin
                 err_valid_q <= 1'b1;
-                if (p_reason == E_OWNER) cnt_owner <= cnt_owner + 32'd1;
+                if (p_reason == REASON_STALE_OWNER) cnt_owner <= cnt_owner + 32'd1;
                 else cnt_malformed <= cnt_malformed + 32'd1;
             end
         end
@@ -393,8 +425,6 @@ always @(posedge clk) begin
                 cur_kind_q <= f_kind;
                 cur_ci_q   <= ring_ci_q[f_ring];
                 cur_end_q  <= f_counter;
-                cur_base_q <= ring_base_q[f_ring];
-                cur_log_q  <= ring_log_q[f_ring];
                 busy_q     <= ring_ci_q[f_ring] != f_counter;
             end
         end
@@ -419,10 +449,8 @@ assign stat_err_malformed = cnt_malformed;
 
 // fields the block does not use
 wire unused_inputs = &{1'b0, s_fetch_tkeep, s_fetch_tlast, s_cfg_tkeep, s_cfg_tlast,
-                       s_dma_cpl_tkeep, s_dma_cpl_tlast, s_dma_cpl_tdata[63:TW],
-                       fetch_rec[71], fetch_rec[69:64], fetch_rec[47:0], cfg_rec[102:100], cfg_rec[79:64],
-                       s_inl_n[30:15], w_size[5:4], ctrl[126:101], ctrl[95:71], ctrl[63:36], ctrl[32],
-                       s_first[95:0]};
+                       s_dma_cpl_tkeep, s_dma_cpl_tlast, cpl_rec, fetch_rec, cfg_rec,
+                       s_inl_n[30:15], w_size[5:4], ctrl, s_first};
 `ifdef HCASIM_DEFECT_SKIP_OWNER_CHECK
 wire unused_defect = &{1'b0, slot_owner_q[rp_q]};
 `endif

@@ -6,7 +6,7 @@ import { loadManifest, resolveBlock } from "../../cosim/manifest.ts";
 import { outputReady } from "../../cosim/ready-pattern.ts";
 import { RtlProcess } from "../../cosim/rtl-process.ts";
 import { MismatchError, Scoreboard } from "../../cosim/scoreboard.ts";
-import { CqArmUpdate, DoorbellError, DoorbellKind, DoorbellTwin, FetchRequest, type DoorbellParams } from "../../hca/doorbell/index.ts";
+import { CfgWrite, CqArmUpdate, DoorbellError, DoorbellKind, DoorbellTwin, FetchRequest, type DoorbellParams } from "../../hca/doorbell/index.ts";
 import { doorbellStimulus, generateDoorbellTraffic, queueKey, VERDICT_OF_REASON, type DoorbellTrafficConfig, type Verdict } from "./doorbell-traffic.ts";
 
 const manifest = loadManifest(new URL("../../rtl-models/doorbell/block.yaml", import.meta.url).pathname);
@@ -21,7 +21,7 @@ function rtlParams(p: DoorbellParams): Record<string, number> {
 /** the twin on the traffic, drained */
 function runTwin(cfg: DoorbellTrafficConfig, ready?: (port: number) => (c: number) => boolean) {
   const t = generateDoorbellTraffic(cfg);
-  const twin = new DoorbellTwin({ ...t.params, ...(ready ? { outputReady: { m_fetch: ready(0), m_cq_arm: ready(1), m_err: ready(2) } } : {}) });
+  const twin = new DoorbellTwin({ ...t.params, ...(ready ? { outputReady: { m_fetch: ready(0), m_cq_arm: ready(1), m_err: ready(2), m_cfg_rd: ready(3) } } : {}) });
   for (const { port, txn } of doorbellStimulus(t)) twin.offer(port, txn);
   twin.runUntil((t.mmio.at(-1)?.startCycle ?? 0) * 3 + 10_000);
   return { t, twin };
@@ -51,6 +51,9 @@ describe("doorbell traffic: generator and oracle", () => {
       last.set(queueKey(DoorbellKind.cq, f.cqn), f.ci);
     }
     expect(last).toEqual(t.lastCounter);
+    // every ownership read-back answers what the generator configured, in order
+    expect(twin.take("m_cfg_rd").map((x) => [...x.data])).toEqual(t.readbacks.map((r) => [...r.expected]));
+    expect(t.readbacks.some((r) => CfgWrite.get(r.expected, 0, "valid") === 0)).toBe(true);
     const w = twin.wires();
     expect(w.stat_doorbells).toBe(t.mmio.length);
     expect(w.stat_rejected_owner).toBe(t.counts.owner);
@@ -66,10 +69,11 @@ async function lockstep(cfg: DoorbellTrafficConfig, opts: { readyPercent?: numbe
   try {
     const pct = opts.readyPercent ?? 100;
     const seed = 5;
-    const ready = pct < 100 ? { m_fetch: outputReady(seed, pct, 0), m_cq_arm: outputReady(seed, pct, 1), m_err: outputReady(seed, pct, 2) } : undefined;
+    const ready = pct < 100 ? { m_fetch: outputReady(seed, pct, 0), m_cq_arm: outputReady(seed, pct, 1), m_err: outputReady(seed, pct, 2), m_cfg_rd: outputReady(seed, pct, 3) } : undefined;
     const twin = new DoorbellTwin({ ...t.params, ...(ready ? { outputReady: ready } : {}) });
     const scoreboard = new Scoreboard(block);
     const rtlReasons = new Map<number, number>();
+    const rtlReadbacks: Uint8Array[] = [];
     const result = await runLockstep({
       rtl,
       twin,
@@ -79,6 +83,7 @@ async function lockstep(cfg: DoorbellTrafficConfig, opts: { readyPercent?: numbe
       outReadyPercent: pct,
       seed,
       onRtlOutput: (port, txns: readonly StreamTransaction[]) => {
+        if (port === "m_cfg_rd") for (const x of txns) rtlReadbacks.push(x.data.slice());
         if (port !== "m_err") return;
         for (const x of txns) {
           const r = DoorbellError.decode(x.data).reason;
@@ -86,7 +91,7 @@ async function lockstep(cfg: DoorbellTrafficConfig, opts: { readyPercent?: numbe
         }
       },
     });
-    return { t, result, report: scoreboard.report(), rtlReasons };
+    return { t, result, report: scoreboard.report(), rtlReasons, rtlReadbacks };
   } finally {
     await rtl.close();
   }
@@ -94,7 +99,8 @@ async function lockstep(cfg: DoorbellTrafficConfig, opts: { readyPercent?: numbe
 
 describe("doorbell lockstep: twin vs RTL", () => {
   it("zero mismatches and exact timing on mixed, hot and adversarial traffic under 50% output readiness; every reject reason present", async () => {
-    const { t, result, report, rtlReasons } = await lockstep(BASE, { readyPercent: 50 });
+    const { t, result, report, rtlReasons, rtlReadbacks } = await lockstep(BASE, { readyPercent: 50 });
+    expect(rtlReadbacks.map((x) => [...x])).toEqual(t.readbacks.map((r) => [...r.expected]));
     expect(report.functional).toBe("pass");
     expect(report.timing).toBe("pass");
     for (const s of report.streams) { expect(s.transactions, s.port).toBeGreaterThan(0); expect(s.latencyError.maxAbs, s.port).toBe(0); }

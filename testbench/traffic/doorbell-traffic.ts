@@ -7,12 +7,16 @@
  * CQ command.
  *
  * Every doorbell carries what the oracle expects (accepted, or rejected and why), computed
- * here from the configuration the generator chose, independently of the twin.
+ * here from the configuration the generator chose, independently of the twin. After the
+ * configuration the generator reads the ownership tables back (every configured queue, the
+ * destroyed QP, an unconfigured CQ, numbers beyond the tables), each read with its answer.
  */
 import type { StreamTransaction } from "../../core/block.ts";
 import { Prng } from "../../core/prng.ts";
 import {
   CfgTable,
+  cfgRead,
+  cfgReadback,
   cfgWrite,
   CqCommand,
   cqDoorbell,
@@ -70,7 +74,10 @@ export interface DoorbellTraffic {
   qpOwner: Map<number, number>;
   cqOwner: Map<number, number>;
   hot: number[];
+  /** s_cfg transactions: the ownership writes, then the reads of `readbacks` */
   cfg: StreamTransaction[];
+  /** the reads among `cfg`, in order, with the m_cfg_rd answer expected */
+  readbacks: { txn: StreamTransaction; expected: Uint8Array }[];
   mmio: StreamTransaction[];
   expected: ExpectedDoorbell[];
   /** how many of each verdict */
@@ -135,7 +142,18 @@ export function generateDoorbellTraffic(config: DoorbellTrafficConfig): Doorbell
   const destroyed = unconfiguredQps[rng.int(0, unconfiguredQps.length - 1)];
   cfgTxn(cfgWrite(CfgTable.qp, destroyed, 1));
   cfgTxn(cfgWrite(CfgTable.qp, destroyed, 1, false));
-  cycle += 2; // the last write is seen from the next cycle; doorbells start after it
+  // read the tables back: what the generator configured, nothing else
+  const readbacks: DoorbellTraffic["readbacks"] = [];
+  const unconfiguredCq = Array.from({ length: params.cqEntries }, (_, i) => i).find((n) => !cqOwner.has(n));
+  const reads: [number, number, Map<number, number>][] = [
+    ...[...qpOwner.keys(), destroyed, params.qpEntries, 0xff_ffff].map((n): [number, number, Map<number, number>] => [CfgTable.qp, n, qpOwner]),
+    ...[...cqOwner.keys(), ...(unconfiguredCq === undefined ? [] : [unconfiguredCq]), params.cqEntries].map((n): [number, number, Map<number, number>] => [CfgTable.cq, n, cqOwner]),
+  ];
+  for (const [table, n, owner] of reads) {
+    cfgTxn(cfgRead(table, n));
+    readbacks.push({ txn: cfg.at(-1)!, expected: cfgReadback(table, n, owner.has(n), owner.get(n) ?? 0) });
+  }
+  cycle += 2; // the last cfg transaction is seen from the next cycle; doorbells start after it
 
   const qps = [...qpOwner.keys()];
   const cqs = [...cqOwner.keys()];
@@ -244,7 +262,7 @@ export function generateDoorbellTraffic(config: DoorbellTrafficConfig): Doorbell
       emit(cqDoorbell(page, { cqn, cmd, ci, sn: rng.int(0, 3) }), { offset: page * UAR_PAGE_BYTES + DoorbellOffset.cq, kind: DoorbellKind.cq, number: cqn, verdict: "accept", counter: ci });
     }
   }
-  return { params, qpOwner, cqOwner, hot, cfg, mmio, expected, counts, lastCounter };
+  return { params, qpOwner, cqOwner, hot, cfg, readbacks, mmio, expected, counts, lastCounter };
 }
 
 /** The traffic as one stimulus stream, in startCycle order across both ports. */

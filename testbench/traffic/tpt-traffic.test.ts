@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StreamTransaction } from "../../core/block.ts";
 import { Prng } from "../../core/prng.ts";
-import { cfgMptInvalidate, TptCfgHeaderLayout, TptCfgOp } from "../../hca/formats/index.ts";
+import { cfgMptInvalidate, decodeCfgReadback, TptCfgHeaderLayout, TptCfgOp } from "../../hca/formats/index.ts";
 import { buildBlock, loadManifest, MismatchError, resolveBlock, RtlProcess, runLockstep, Scoreboard } from "../../cosim/index.ts";
 import { decodeResponse, faultName, TptFault, type TptParams, TPT_PARAM_NAMES } from "../../hca/tpt/tpt-format.ts";
 import { TptTwin } from "../../hca/tpt/tpt-twin.ts";
@@ -9,13 +9,20 @@ import { tptStimulus, tptTraffic, type TptTraffic } from "./tpt-traffic.ts";
 
 const manifest = loadManifest(new URL("../../rtl-models/tpt/block.yaml", import.meta.url).pathname);
 
-/** runs the traffic through the twin alone (every input offered up front) */
+/** runs the traffic through the twin alone (every input offered up front); checks the read-backs */
 function runTwin(t: TptTraffic): StreamTransaction[] {
   const twin = new TptTwin(t.params);
   for (const item of tptStimulus(t)) twin.offer(item.port, item.txn);
   const last = t.requests.at(-1)!.txn.startCycle;
   twin.runUntil(last + t.requests.length * 64 + 10_000);
+  checkReadbacks(t, twin.take("m_cfg_rd"));
   return twin.take("m_resp");
+}
+
+/** every table read-back answered as the source wrote the tables, the cycle after the read */
+function checkReadbacks(t: TptTraffic, out: StreamTransaction[]): void {
+  expect(out.map((o) => [...o.data])).toEqual(t.readbacks.map((r) => [...r.expected]));
+  expect(out.map((o) => o.endCycle)).toEqual(t.readbacks.map((r) => r.txn.startCycle + 1));
 }
 
 function checkAgainstOracle(t: TptTraffic, out: StreamTransaction[]): void {
@@ -38,6 +45,9 @@ describe("tpt traffic", () => {
     expect(a.config.map((c) => c.data)).toEqual(b.config.map((c) => c.data));
     const faults = new Set(a.requests.map((r) => r.expected.fault));
     for (const f of Object.values(TptFault)) expect(faults, faultName(f)).toContain(f);
+    // the read-backs cover owned, free-state, never-written and out-of-table MPT entries, written and unwritten MTT entries
+    const rb = a.readbacks.map((r) => decodeCfgReadback(r.expected));
+    expect(new Set(rb.map((r) => `${r.op}:${r.valid}:${r.live}`))).toEqual(new Set([`${TptCfgOp.mptRead}:true:true`, `${TptCfgOp.mptRead}:true:false`, `${TptCfgOp.mptRead}:false:false`, `${TptCfgOp.mttRead}:true:false`, `${TptCfgOp.mttRead}:false:false`]));
     const kinds = new Set(a.requests.map((r) => r.kind));
     for (const k of ["hot", "cold", "multi", "zero", "stale", "other_pd", "no_right", "past_end", "wrap", "unregistered", "beyond_table", "hole", "deregistered", "reregistered"]) {
       expect(kinds, k).toContain(k);
@@ -76,11 +86,12 @@ async function lockstep(t: TptTraffic, quantumCycles = 4096, defines: string[] =
   try {
     const scoreboard = new Scoreboard(block);
     const rtlOut: StreamTransaction[] = [];
+    const rtlCfgRd: StreamTransaction[] = [];
     const result = await runLockstep({
       rtl, twin: new TptTwin(t.params), scoreboard, stimulus: tptStimulus(t), quantumCycles,
-      onRtlOutput: (_p, txns) => rtlOut.push(...txns),
+      onRtlOutput: (p, txns) => (p === "m_resp" ? rtlOut : rtlCfgRd).push(...txns),
     });
-    return { result, report: scoreboard.report(), rtlOut };
+    return { result, report: scoreboard.report(), rtlOut, rtlCfgRd };
   } finally {
     await rtl.close();
   }
@@ -89,8 +100,9 @@ async function lockstep(t: TptTraffic, quantumCycles = 4096, defines: string[] =
 describe("tpt lockstep: twin against the Verilator RTL", () => {
   it("zero mismatches, exact timing and equal counters on the generator's traffic; the RTL meets the oracle", async () => {
     const t = tptTraffic({ seed: 42, lookups: 6000 });
-    const { result, report, rtlOut } = await lockstep(t);
-    expect(result.outputTransactions).toBe(t.requests.length);
+    const { result, report, rtlOut, rtlCfgRd } = await lockstep(t);
+    expect(result.outputTransactions).toBe(t.requests.length + t.readbacks.length);
+    checkReadbacks(t, rtlCfgRd);
     expect(report.functional).toBe("pass");
     expect(report.timing).toBe("pass");
     expect(report.streams[0]!.latencyError.maxAbs).toBe(0);
@@ -108,10 +120,11 @@ describe("tpt lockstep: twin against the Verilator RTL", () => {
       [{ mptEntries: 1024, mttEntries: 16384, cacheEntries: 64, missLatency: 32, maxSegments: 16 }, 3],
     ] as [TptParams, number][]) {
       const t = tptTraffic({ seed: 7, lookups: 2500, params, meanGap: gap });
-      const { report, rtlOut } = await lockstep(t, 512);
+      const { report, rtlOut, rtlCfgRd } = await lockstep(t, 512);
       expect(report.functional).toBe("pass");
       expect(report.timing).toBe("pass");
       checkAgainstOracle(t, rtlOut);
+      checkReadbacks(t, rtlCfgRd);
     }
   });
 
@@ -140,7 +153,7 @@ describe("tpt lockstep: twin against the Verilator RTL", () => {
     }
     const churned: TptTraffic = { ...t, config: [...t.config, ...extra].sort((a, b) => a.startCycle - b.startCycle) };
     const { result, report } = await lockstep(churned, 1024);
-    expect(result.outputTransactions).toBe(t.requests.length);
+    expect(result.outputTransactions).toBe(t.requests.length + t.readbacks.length);
     expect(report.functional).toBe("pass");
     expect(report.timing).toBe("pass");
     expect(report.streams[0]!.latencyError.maxAbs).toBe(0);

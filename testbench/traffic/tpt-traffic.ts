@@ -13,6 +13,9 @@
  *   3. deregister (HW2SW) some regions that phase 2 left cached, re-register others with a
  *      new variant (and a new PD for some);
  *   4. lookups again: old keys of phase 3's regions (invalid / stale), new keys, the mix.
+ * After phases 1 and 3 the source reads the tables back on s_cfg (every region's MPT entry,
+ * some MTT entries, entries never written, indexes beyond the tables); each answer is
+ * expected from the source's own record of what it wrote.
  *
  *   const t = tptTraffic({ seed: 1, lookups: 4000 });
  *   for (const item of tptStimulus(t)) ...   // cfg and req items ordered by startCycle
@@ -20,7 +23,10 @@
  */
 import type { StreamTransaction } from "../../core/block.ts";
 import { Prng } from "../../core/prng.ts";
-import { Access, cfgMptInvalidate, cfgMptWrite, cfgMttWrite, makeKey, MptState } from "../../hca/formats/index.ts";
+import {
+  Access, cfgMptInvalidate, cfgMptRead, cfgMptWrite, cfgMttRead, cfgMttWrite, decodeMpt, encodeCfgReadback, makeKey, MPT_ENTRY_BYTES,
+  mptUsable, MptState, MTT_ENTRY_BYTES, TPT_CFG_HEADER_BYTES, TptCfgHeaderLayout, TptCfgOp,
+} from "../../hca/formats/index.ts";
 import { encodeRequest, resolveTptParams, TptFault, type TptParams, type TptSegment } from "../../hca/tpt/tpt-format.ts";
 
 /** what a request is meant to exercise; `expected.fault` is computed, not assumed from it */
@@ -40,10 +46,18 @@ export interface TptTrafficRequest {
   expected: TptExpected;
 }
 
+/** an s_cfg read and the m_cfg_rd answer the source expects */
+export interface TptReadback {
+  txn: StreamTransaction;
+  expected: Uint8Array;
+}
+
 export interface TptTraffic {
   params: TptParams;
-  /** s_cfg transactions, startCycle non-decreasing */
+  /** s_cfg transactions (writes and the reads of `readbacks`), startCycle non-decreasing */
   config: StreamTransaction[];
+  /** the reads among `config`, in order, with their expected answers */
+  readbacks: TptReadback[];
   /** s_req transactions with the oracle's answers, in order (tags are the index mod 2^16) */
   requests: TptTrafficRequest[];
 }
@@ -83,8 +97,39 @@ export function tptTraffic(opts: TptTrafficOptions): TptTraffic {
   const meanGap = opts.meanGap ?? 0;
   const regions = new Map<number, Region>();
   const config: StreamTransaction[] = [];
+  const readbacks: TptReadback[] = [];
   let cfgCycle = 0;
-  const cfg = (data: Uint8Array) => { config.push({ data, user: {}, startCycle: cfgCycle, endCycle: cfgCycle }); cfgCycle++; };
+  // what the source wrote: MPT bytes while owned, MTT bytes once written (the read-back oracle)
+  const wroteMpt = new Map<number, Uint8Array>();
+  const wroteMtt = new Map<number, Uint8Array>();
+  const cfg = (data: Uint8Array) => {
+    const txn = { data, user: {}, startCycle: cfgCycle, endCycle: cfgCycle };
+    config.push(txn);
+    cfgCycle++;
+    const op = TptCfgHeaderLayout.get(data, 0, "op");
+    const index = TptCfgHeaderLayout.get(data, 0, "index");
+    const entry = data.subarray(TPT_CFG_HEADER_BYTES);
+    if (op === TptCfgOp.mptWrite && index < params.mptEntries) wroteMpt.set(index, entry.slice());
+    else if (op === TptCfgOp.mptInvalidate) wroteMpt.delete(index);
+    else if (op === TptCfgOp.mttWrite && index < params.mttEntries) {
+      const e = entry.slice();
+      e[6]! &= 0xf0; // the table keeps the page address and the present bit, not the reserved bits
+      e[7]! &= 0x01;
+      wroteMtt.set(index, e);
+    } else if (op === TptCfgOp.mptRead) {
+      const e = wroteMpt.get(index);
+      const live = e !== undefined && mptUsable(decodeMpt(e));
+      readbacks.push({ txn, expected: encodeCfgReadback({ op, index, valid: e !== undefined, live, entry: e ?? new Uint8Array(MPT_ENTRY_BYTES) }) });
+    } else if (op === TptCfgOp.mttRead) {
+      const e = wroteMtt.get(index);
+      readbacks.push({ txn, expected: encodeCfgReadback({ op, index, valid: e !== undefined, live: false, entry: e ?? new Uint8Array(MTT_ENTRY_BYTES) }) });
+    }
+  };
+  /** reads every entry in `mpts` and `mtts` back */
+  const readBack = (mpts: readonly number[], mtts: readonly number[]) => {
+    for (const i of mpts) cfg(cfgMptRead(i));
+    for (const i of mtts) cfg(cfgMttRead(i));
+  };
 
   // ---- phase 1: regions ---------------------------------------------------------------
   let mttNext = 0;
@@ -130,6 +175,12 @@ export function tptTraffic(opts: TptTrafficOptions): TptTraffic {
   }
   // a free entry that was once written (state free) reads as invalid too
   cfg(cfgMptWrite(unregistered[0], { state: MptState.free, access: 15, variant: 0, pd: PDS[0], log2PageSize: 12, start: 0n, length: 1n << 40n, mttBase: 0 }));
+
+  // every region, a free-state entry, a never-written one, beyond the table; some MTT entries
+  readBack(
+    [...used, ...unregistered.slice(0, 2), params.mptEntries, 0xffff_ffff],
+    [...Array.from({ length: Math.min(mttNext, 24) }, (_, k) => k), mttNext, params.mttEntries - 1, params.mttEntries],
+  );
 
   const live = () => [...regions.values()].filter((r) => r.live);
   // a hot set smaller than the cache, on distinct cache lines, so it stays cached
@@ -258,6 +309,7 @@ export function tptTraffic(opts: TptTrafficOptions): TptTraffic {
       }
     }
   }
+  readBack(victims.map((r) => r.index), victims.flatMap((r) => [r.mttBase, regions.get(r.index)!.mttBase]));
   reqCycle = cfgCycle + 4;
   // the first lookups after phase 3: every old key, while lines may still hold the old copies
   for (const o of oldKeys) {
@@ -266,7 +318,7 @@ export function tptTraffic(opts: TptTrafficOptions): TptTraffic {
   }
   phase(lookups - half - oldKeys.length);
   config.sort((a, b) => a.startCycle - b.startCycle);
-  return { params, config, requests };
+  return { params, config, readbacks, requests };
 }
 
 /** cfg and req items in startCycle order (cfg first on a tie), for runLockstep */
