@@ -2,7 +2,7 @@
  * A plan turns a scenario's traffic section into the stimulus of a run and the
  * accounting of its outputs: one plan per kind of traffic source.
  */
-import type { StreamTransaction } from "../core/block.ts";
+import type { BlockTwin, StreamTransaction } from "../core/block.ts";
 import { UserError, type ResolvedBlock, type StimulusItem } from "../cosim/index.ts";
 import { StatusCheck, type StatusCheckReport } from "./checks.ts";
 import { ethernetRate, ibDataRate } from "./links.ts";
@@ -14,7 +14,7 @@ import { TptOracle, type TptOracleReport } from "./tpt-oracle.ts";
 import { tptStimulus, tptTraffic } from "./traffic/tpt-traffic.ts";
 import { WqeFetchOracle, type WqeFetchOracleReport } from "./wqe-fetch-oracle.ts";
 import { generateWqeFetchTraffic, wqeFetchStimulus } from "./traffic/wqe-fetch-traffic.ts";
-import { TPT_PARAM_NAMES, type TptParams } from "../hca/index.ts";
+import { TPT_PARAM_NAMES, TptTwin, type TptParams } from "../hca/index.ts";
 import { openSource } from "./sources.ts";
 import { GatewayTraffic } from "./traffic/gateway-traffic.ts";
 
@@ -31,6 +31,8 @@ export interface TrafficPlan {
   stimulus(): Generator<StimulusItem>;
   /** input transactions the plan will offer, when known (for progress) */
   totalInputs: number;
+  /** sees the run's twin before it starts (a plan may report what only the model knows) */
+  observeTwin?(twin: BlockTwin): void;
   /** an output of the run: the RTL's when it runs, else the model's */
   output(port: string, t: StreamTransaction): void;
   finish(wires: Record<string, number>): PlanResult;
@@ -137,12 +139,14 @@ function tptPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
   const params = Object.fromEntries(Object.entries(TPT_PARAM_NAMES).map(([k, name]) => [k, block.params[name]!])) as unknown as TptParams;
   const traffic = tptTraffic({ seed: sc.seed, lookups: t.lookups, params, meanGap: t.meanGap });
   const oracle = new TptOracle(traffic);
+  let twin: TptTwin | undefined;
   return {
+    observeTwin: (t) => { if (t instanceof TptTwin) twin = t; },
     totalInputs: traffic.config.length + traffic.requests.length,
     stimulus: () => tptStimulus(traffic),
     output: (port, txn) => oracle.output(port, txn),
     finish: (wires) => {
-      const tpt = oracle.report(wires);
+      const tpt = oracle.report(wires, twin?.serviceLatency);
       return { tpt, failures: sc.checks.includes("tpt_oracle") ? tpt.failures : [] };
     },
   };

@@ -71,6 +71,10 @@ export function formatSummary(r: RunResult): string {
     const t = r.tpt;
     out.push(`  tpt_oracle: ${t.failures.length ? "FAIL" : "PASS"} — ${t.lookups} lookups (${Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(", ")}); ${t.readbacks} table read-backs`);
     out.push(`  MPT cache hit rate ${(100 * t.hitRate).toFixed(1)}% (stat_hits / stat_lookups)`);
+    if (t.service) {
+      const f = (l: { count: number; p50: number; p99: number; max: number }) => `${l.p50}/${l.p99}/${l.max} cycles (${l.count} lookups)`;
+      out.push(`  hit latency p50/p99/max ${f(t.service.hit)}; miss latency ${f(t.service.miss)} — s_req handshake to first response beat`);
+    }
     out.push(`  latency from offer to last response beat, queueing included: cached regions p50/p99 ${t.latency.hot.p50}/${t.latency.hot.p99} cycles, cold regions ${t.latency.cold.p50}/${t.latency.cold.p99} cycles`);
     for (const f of t.failures) out.push(`    ${f}`);
   }

@@ -100,10 +100,9 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
     capture?.add(port, t, t.endCycle);
   };
   const rtlRuns = sc.block.rtl;
-  const twin = new ObservedTwin(
-    await createTwin(block, { outputReady: sc.cosim.outReadyPercent < 100 ? (port) => outputReady(sc.seed, sc.cosim.outReadyPercent, port) : undefined }),
-    (port, t) => { if (!rtlRuns) seeOutput(port, t); },
-  );
+  const model = await createTwin(block, { outputReady: sc.cosim.outReadyPercent < 100 ? (port) => outputReady(sc.seed, sc.cosim.outReadyPercent, port) : undefined });
+  plan.observeTwin?.(model);
+  const twin = new ObservedTwin(model, (port, t) => { if (!rtlRuns) seeOutput(port, t); });
   function* stimulus() {
     for (const item of plan.stimulus()) {
       capture?.add(item.port, item.txn, item.txn.startCycle);

@@ -21,7 +21,24 @@ export interface TptOracleReport {
   latency: { hot: { p50: number; p99: number }; cold: { p50: number; p99: number } };
   /** cold p50 − hot p50 [cycles] */
   missPenaltyCycles: number;
+  /**
+   * s_req handshake to first response beat [cycles] of the lookups whose first MPT-cache
+   * probe hit or missed, as the twin measured them (the RTL's are the same cycles whenever
+   * the timing check passes with tolerance 0); absent when the twin was not observed
+   */
+  service?: { hit: LatencySummary; miss: LatencySummary };
   failures: string[];
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function summary(h: Histogram): LatencySummary {
+  return h.count ? { count: h.count, p50: h.p50, p99: h.p99, max: h.max } : { count: 0, p50: 0, p99: 0, max: 0 };
 }
 
 export class TptOracle {
@@ -70,7 +87,7 @@ export class TptOracle {
     if (this.failures.length < 10) this.failures.push(msg);
   }
 
-  report(wires: Record<string, number>): TptOracleReport {
+  report(wires: Record<string, number>, service?: { hit: Histogram; miss: Histogram }): TptOracleReport {
     if (this.next !== this.t.requests.length) this.fail(`${this.next} responses for ${this.t.requests.length} lookups`);
     if (this.nextRead !== this.t.readbacks.length) this.fail(`${this.nextRead} read-back answers for ${this.t.readbacks.length} reads`);
     const pct = (h: Histogram) => (h.count ? { p50: h.p50, p99: h.p99 } : { p50: 0, p99: 0 });
@@ -82,6 +99,7 @@ export class TptOracle {
       hitRate: lookups ? (wires.stat_hits ?? 0) / lookups : 0,
       latency: { hot: pct(this.hot), cold: pct(this.cold) },
       missPenaltyCycles: this.cold.count && this.hot.count ? this.cold.p50 - this.hot.p50 : 0,
+      ...(service ? { service: { hit: summary(service.hit), miss: summary(service.miss) } } : {}),
       failures: [...this.failures],
     };
   }

@@ -17,6 +17,11 @@ describe("tpt scenario", () => {
     for (const f of ["invalid_key", "stale_key", "pd_violation", "access_violation", "bounds_violation", "translation_fault"]) expect(t.faults[f], f).toBeGreaterThan(0);
     expect(t.hitRate).toBeGreaterThan(0.2);
     expect(t.hitRate).toBeLessThan(1);
+    // hit and miss latency in the report: an uncontended miss costs MISS_LATENCY + 1 more than a hit
+    const s = t.service!;
+    expect(s.hit.count + s.miss.count).toBeGreaterThan(0.9 * t.lookups);
+    expect(s.miss.count / (s.hit.count + s.miss.count)).toBeCloseTo(1 - t.hitRate, 1);
+    expect(s.miss.p50 - s.hit.p50).toBe(sc.block.params.MISS_LATENCY! + 1);
     expect(r.scoreboard!.wires!.stat_faults!.rtl).toBe(r.scoreboard!.wires!.stat_faults!.model);
   });
 });

@@ -188,6 +188,16 @@ describe("tpt twin: timing", () => {
     }
   });
 
+  it("service latency is recorded per lookup by what the first probe found (the report's hit and miss latency)", () => {
+    const t = setup(REGION, { missLatency: 8 });
+    lookup(t, req(), 100); // cold: misses
+    lookup(t, req(), 300); // cached: hits
+    lookup(t, req({ key: makeKey(6, 1) }), 500); // index 6 maps to another line: misses, then faults
+    expect([t.serviceLatency.miss.count, t.serviceLatency.hit.count]).toEqual([2, 1]);
+    expect(t.serviceLatency.hit.max).toBe(3);
+    expect(t.serviceLatency.miss.min).toBe(3 + 8 + 1);
+  });
+
   it("single-page hits sustain one lookup per cycle; a k-page lookup takes k cycles", () => {
     const t = setup();
     lookup(t, req(), 10); // warm the line

@@ -22,6 +22,7 @@
  * access a pending lookup may still make, never past it.
  */
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
+import { Histogram } from "../../core/stats.ts";
 import { tptCheck } from "./tpt-check.ts";
 import {
   decodeMpt, encodeCfgReadback, MPT_ENTRY_BYTES, MPT_LOG2_PAGE_MAX, MPT_LOG2_PAGE_MIN, MptState, MTT_ENTRY_BYTES, TPT_CFG_BEAT_BYTES,
@@ -155,6 +156,12 @@ export class TptTwin implements BlockTwin {
 
   private readonly done: StreamTransaction[] = [];
   private doneHead = 0;
+  /**
+   * Per lookup, s_req handshake to first response beat [cycles], by what the first probe
+   * of the MPT cache found: the block's hit and miss latency as a requester sees them
+   * (stalls behind the lookup ahead included, input queueing not).
+   */
+  readonly serviceLatency = { hit: new Histogram("tpt.hit_latency"), miss: new Histogram("tpt.miss_latency") };
   private readonly cfgRdDone: StreamTransaction[] = [];
   private cfgRdHead = 0;
   /** counter events (cycle h, what) not yet visible at `now` */
@@ -277,6 +284,8 @@ export class TptTwin implements BlockTwin {
       }
       this.done.push({ data, user: {}, startCycle: h + 1, endCycle: h + beats });
       this.statQ.push({ h, kind: c.kind, fault: faulted });
+      if (c.kind === 1) this.serviceLatency.hit.record(h + 1 - c.req.a);
+      else if (c.kind === 2) this.serviceLatency.miss.record(h + 1 - c.req.a);
       this.dPrev = d;
       this.hPrev = h;
       this.ePrev = h + beats;
