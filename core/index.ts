@@ -18,5 +18,6 @@ export * from "./layout.ts";
 export * from "./mmio.ts";
 export * from "./pcap.ts";
 export * from "./prng.ts";
+export * from "./record-slab.ts";
 export * from "./stats.ts";
 export * from "./time.ts";

@@ -17,6 +17,7 @@
  *     its write is seen from c+1; a read loads its answer into m_cfg_rd, valid from c+1);
  *  5. every register takes its next value at the clock edge ending c.
  */
+import { RecordSlab } from "../../core/record-slab.ts";
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
 import type { Layout } from "../../core/layout.ts";
 import {
@@ -150,6 +151,9 @@ function padded(rec: Uint8Array): Uint8Array {
   return b;
 }
 
+/** output records: views into shared chunks, not an ArrayBuffer each */
+const OUTPUT_SLAB = new RecordSlab();
+
 /**
  * A fast writer for the integer fields `names` of `layout` (each ≤ 32 bits, byte-aligned
  * whole bytes or inside one byte), placed from the layout's own offsets: the twin emits a
@@ -167,7 +171,7 @@ export function recordWriter(layout: Layout, names: readonly string[]): (values:
   });
   const size = layout.sizeBytes;
   return (values) => {
-    const b = new Uint8Array(size);
+    const b = OUTPUT_SLAB.take(size);
     for (let i = 0; i < plan.length; i++) {
       const p = plan[i];
       const v = values[i] & p.mask;

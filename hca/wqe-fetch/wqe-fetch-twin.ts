@@ -14,6 +14,7 @@
  * addresses as high and low 32-bit halves, no bigint), keeps a completion's bytes where the
  * stimulus put them, carves output records from shared chunks, and skips idle cycles.
  */
+import { RecordSlab } from "../../core/record-slab.ts";
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
 import { AtomicSeg, CtrlSeg, DataSeg, INLINE_SEG_BIT, INVALID_LKEY, InlineSegHeader, OPCODE_INFO, RaddrSeg, WQE_MAX_SIZE, WQE_SEG_BYTES, WQE_STRIDE, WqeError, fixedUnits } from "../formats/wqe.ts";
 import { DmaCompletion, DmaReadReq, FetchRequest, WorkRequest, WqeFetchError, WqeRingCfg, WrFlag } from "./formats.ts";
@@ -60,27 +61,6 @@ const HAS_ATOMIC = Uint8Array.from({ length: OPCODES }, (_, op) => (OPCODE_INFO[
 const TWO_32 = 0x1_0000_0000;
 /** the block's output streams carry no user fields: one shared, frozen, empty set */
 const NO_USER: StreamTransaction["user"] = Object.freeze({});
-
-/**
- * Output records carved from shared zeroed chunks: a typed array with a buffer of its own
- * per record costs an ArrayBuffer allocation each, which dominated the twin's time. A record
- * is handed out once, so its unused bytes are zero.
- */
-const SLAB_BYTES = 64 * 1024;
-class RecordSlab {
-  private chunk = new ArrayBuffer(SLAB_BYTES);
-  private used = 0;
-
-  take(bytes: number): Uint8Array {
-    if (this.used + bytes > SLAB_BYTES) {
-      this.chunk = new ArrayBuffer(SLAB_BYTES);
-      this.used = 0;
-    }
-    const r = new Uint8Array(this.chunk, this.used, bytes);
-    this.used += bytes;
-    return r;
-  }
-}
 
 /** one read slot (DMA tag): the WQE it reads and, once completed, where its bytes are */
 class Slot {
