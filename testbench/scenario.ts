@@ -5,6 +5,7 @@
  */
 import { dirname, resolve } from "node:path";
 import { DEFAULT_QUANTUM_CYCLES, readYamlFile, type YamlValue } from "../cosim/index.ts";
+import { yamlFraction, yamlRange } from "./yaml-fields.ts";
 import { ETHERNET_SPEEDS, IB_SPEEDS, IB_WIDTHS, type IbLink, type IbSpeed, type IbWidth } from "./links.ts";
 
 export interface RoceFramesTraffic {
@@ -123,21 +124,6 @@ export interface Scenario {
   cosim: { quantumCycles: number; timeoutMs: number; outReadyPercent: number };
 }
 
-function range(v: YamlValue, min: number, max: number): [number, number] {
-  const items = v.list();
-  if (items.length !== 2) v.fail(`${v.path}: expected [min, max]`);
-  const lo = items[0]!.int(min, max);
-  const hi = items[1]!.int(min, max);
-  if (lo > hi) v.fail(`${v.path}: min ${lo} is greater than max ${hi}`);
-  return [lo, hi];
-}
-
-function fraction(v: YamlValue | undefined, dflt: number): number {
-  if (!v) return dflt;
-  const x = v.num();
-  if (x < 0 || x > 1) v.fail(`${v.path}: ${x} is not a fraction in [0, 1]`);
-  return x;
-}
 
 function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
   const m = v.map();
@@ -148,9 +134,9 @@ function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
       fetches: m.req("fetches").int(1, 10_000_000),
       qps: m.opt("qps")?.int(1, 0x100_0000) ?? 8,
       qpsAt: ((q) => `${q.file}:${q.position().line}:${q.position().col}`)(m.opt("qps") ?? v),
-      stale: fraction(m.opt("stale"), 0.05),
-      malformed: fraction(m.opt("malformed"), 0.04),
-      adversarial: fraction(m.opt("adversarial"), 0.02),
+      stale: yamlFraction(m.opt("stale"), 0.05),
+      malformed: yamlFraction(m.opt("malformed"), 0.04),
+      adversarial: yamlFraction(m.opt("adversarial"), 0.02),
       dmaLatency: m.opt("dma_latency")?.int(1, 100_000) ?? 40,
       maxWqesPerFetch: m.opt("max_wqes_per_fetch")?.int(1, 0x8000) ?? 6,
       gapMax: m.opt("gap_max")?.int(0, 1_000_000) ?? 2,
@@ -170,9 +156,9 @@ function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
       processes: m.opt("processes")?.int(1, 255) ?? 6,
       qpsPerProcess: m.opt("qps_per_process")?.int(1, 64) ?? 7,
       cqsPerProcess: m.opt("cqs_per_process")?.int(1, 64) ?? 2,
-      hotShare: fraction(m.opt("hot_share"), 0.4),
+      hotShare: yamlFraction(m.opt("hot_share"), 0.4),
       hotQps: m.opt("hot_qps")?.int(0, 64) ?? 2,
-      adversarial: fraction(m.opt("adversarial"), 0.05),
+      adversarial: yamlFraction(m.opt("adversarial"), 0.05),
       gapMax: m.opt("gap_max")?.int(0, 1_000_000) ?? 4,
     };
     m.done();
@@ -189,12 +175,12 @@ function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
       },
       frameBytes: m.req("frame_bytes").int(64, 16_000),
       durationUs: m.req("duration_us").num(),
-      ethToIbLoad: fraction(m.opt("eth_to_ib_load"), 1),
-      ibToEthLoad: fraction(m.opt("ib_to_eth_load"), 1),
+      ethToIbLoad: yamlFraction(m.opt("eth_to_ib_load"), 1),
+      ibToEthLoad: yamlFraction(m.opt("ib_to_eth_load"), 1),
       ibHosts: m.opt("ib_hosts")?.int(1, 64) ?? 16,
       ethHostsPerPort: m.opt("eth_hosts_per_port")?.int(1, 16) ?? 4,
       pkey: m.opt("pkey")?.int(0, 0xffff) ?? 0xffff,
-      anomalies: fraction(m.opt("anomalies"), 0),
+      anomalies: yamlFraction(m.opt("anomalies"), 0),
     };
     ib.done();
     if (t.durationUs <= 0) m.req("duration_us").fail("traffic.duration_us: must be positive");
@@ -203,18 +189,18 @@ function parseTraffic(v: YamlValue, scenarioDir: string): Traffic {
   }
   const port = m.opt("port")?.str() ?? "s_axis";
   const gapNode = m.opt("gap_cycles");
-  const gapCycles = gapNode ? range(gapNode, 0, 1_000_000) : ([0, 0] as [number, number]);
+  const gapCycles = gapNode ? yamlRange(gapNode, 0, 1_000_000) : ([0, 0] as [number, number]);
   if (source === "roce_frames") {
     const payloadNode = m.opt("payload_bytes");
     const t: RoceFramesTraffic = {
       source,
       port,
       count: m.req("count").int(1, 100_000_000),
-      ipv6Fraction: fraction(m.opt("ipv6_fraction"), 0.5),
-      payloadBytes: payloadNode ? range(payloadNode, 0, 65_536) : [0, 4096],
+      ipv6Fraction: yamlFraction(m.opt("ipv6_fraction"), 0.5),
+      payloadBytes: payloadNode ? yamlRange(payloadNode, 0, 65_536) : [0, 4096],
       mode: m.opt("mode")?.oneOf(["generate", "check", "mixed"] as const) ?? "mixed",
-      corruptFraction: fraction(m.opt("corrupt_fraction"), 0),
-      otherFraction: fraction(m.opt("other_fraction"), 0),
+      corruptFraction: yamlFraction(m.opt("corrupt_fraction"), 0),
+      otherFraction: yamlFraction(m.opt("other_fraction"), 0),
       gapCycles,
     };
     m.done();

@@ -23,9 +23,9 @@
  */
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
 import { Histogram } from "../../core/stats.ts";
-import { tptCheck } from "./tpt-check.ts";
+import { mptCheckEntry, tptCheck, UNUSABLE_MPT, type MptCheckEntry } from "./tpt-check.ts";
 import {
-  decodeMpt, encodeCfgReadback, MPT_ENTRY_BYTES, MPT_LOG2_PAGE_MAX, MPT_LOG2_PAGE_MIN, MptState, MTT_ENTRY_BYTES, TPT_CFG_BEAT_BYTES,
+  decodeMpt, encodeCfgReadback, MPT_ENTRY_BYTES, MTT_ENTRY_BYTES, TPT_CFG_BEAT_BYTES,
   TPT_CFG_HEADER_BYTES, TptCfgHeaderLayout, TptCfgOp,
 } from "../formats/index.ts";
 import {
@@ -38,23 +38,10 @@ const OUT_RESP = "m_resp";
 const OUT_CFG_RD = "m_cfg_rd";
 const TWO32 = 0x1_0000_0000;
 
-/** An MPT table entry as the block holds it; immutable (the cache keeps references). */
-interface Entry {
-  usable: boolean;
-  variant: number;
-  pd: number;
-  access: number;
-  ps: number;
-  /** start, as high and low 32-bit halves (64-bit values are kept as number pairs: no bigint on the hot path) */
-  sHi: number;
-  sLo: number;
-  /** start + length, exact: eHi may reach 2^33 - 1 (65-bit arithmetic) */
-  eHi: number;
-  eLo: number;
-  mttBase: number;
-}
+/** An MPT table entry as the block holds it (tpt-check.ts): immutable, the cache keeps references. */
+type Entry = MptCheckEntry;
 
-const DEAD: Entry = { usable: false, variant: 0, pd: 0, access: 0, ps: 12, sHi: 0, sLo: 0, eHi: 0, eLo: 0, mttBase: 0 };
+const DEAD: Entry = UNUSABLE_MPT;
 
 interface Cfg {
   /** handshake cycle */
@@ -356,21 +343,8 @@ export class TptTwin implements BlockTwin {
       if (index >= p.mptEntries) return;
       if (op === TptCfgOp.mptWrite) {
         if (b.length < TPT_CFG_HEADER_BYTES + 32) throw new Error(`tpt twin: an MPT write needs 40 bytes, got ${b.length}`);
-        const e = decodeMpt(b, TPT_CFG_HEADER_BYTES);
-        const end = e.start + e.length;
         this.mptOwned[index] = b.slice(TPT_CFG_HEADER_BYTES, TPT_CFG_HEADER_BYTES + MPT_ENTRY_BYTES);
-        this.mpt[index] = {
-          usable: e.state === MptState.valid && e.log2PageSize >= MPT_LOG2_PAGE_MIN && e.log2PageSize <= MPT_LOG2_PAGE_MAX,
-          variant: e.variant,
-          pd: e.pd,
-          access: e.access,
-          ps: e.log2PageSize,
-          sHi: Number(e.start >> 32n),
-          sLo: Number(e.start & 0xffffffffn),
-          eHi: Number(end >> 32n),
-          eLo: Number(end & 0xffffffffn),
-          mttBase: e.mttBase,
-        };
+        this.mpt[index] = mptCheckEntry(decodeMpt(b, TPT_CFG_HEADER_BYTES));
       } else {
         this.mpt[index] = DEAD;
         this.mptOwned[index] = null;

@@ -15,6 +15,7 @@
  *   cosim: { quantum_cycles: 8192, timeout_ms: 20000 }
  */
 import { DEFAULT_QUANTUM_CYCLES, readYamlFile, type YamlValue } from "../../cosim/index.ts";
+import { yamlFraction, yamlRange } from "../yaml-fields.ts";
 
 /** the pipeline, in order: doorbells → WQE fetch → translation and protection */
 export const BRINGUP_STAGES = ["doorbell", "wqe_fetch", "tpt"] as const;
@@ -85,21 +86,6 @@ export function isBringupScenario(root: YamlValue): boolean {
   return root.isMap() && root.map().has("stages");
 }
 
-function range(v: YamlValue, min: number, max: number): [number, number] {
-  const items = v.list();
-  if (items.length !== 2) v.fail(`${v.path}: expected [min, max]`);
-  const lo = items[0]!.int(min, max);
-  const hi = items[1]!.int(min, max);
-  if (lo > hi) v.fail(`${v.path}: min ${lo} is greater than max ${hi}`);
-  return [lo, hi];
-}
-
-function fraction(v: YamlValue | undefined, dflt: number): number {
-  if (!v) return dflt;
-  const x = v.num();
-  if (x < 0 || x > 1) v.fail(`${v.path}: ${x} is not a fraction in [0, 1]`);
-  return x;
-}
 
 export function parseBringupScenario(root: YamlValue): BringupScenario {
   const m = root.map();
@@ -131,7 +117,7 @@ export function parseBringupScenario(root: YamlValue): BringupScenario {
     contexts: hm.opt("contexts")?.int(2, 64) ?? 3,
     qpsPerContext: hm.opt("qps_per_context")?.int(1, 16) ?? 2,
     mrsPerContext: hm.opt("mrs_per_context")?.int(3, 32) ?? 3,
-    mrPages: hm.opt("mr_pages") ? range(hm.opt("mr_pages")!, 1, 64) : ([1, 5] as const),
+    mrPages: hm.opt("mr_pages") ? yamlRange(hm.opt("mr_pages")!, 1, 64) : ([1, 5] as const),
   };
   hm.done();
 
@@ -140,10 +126,10 @@ export function parseBringupScenario(root: YamlValue): BringupScenario {
   const traffic = {
     workRequests: tm.req("work_requests").int(1, 1_000_000),
     maxSge: tm.opt("max_sge")?.int(1, 6) ?? 4,
-    recvShare: fraction(tm.opt("recv_share"), 0.3),
-    invalid: fraction(tm.opt("invalid"), 0.2),
+    recvShare: yamlFraction(tm.opt("recv_share"), 0.3),
+    invalid: yamlFraction(tm.opt("invalid"), 0.2),
     invalidKinds: kindsNode ? kindsNode.list().map((k) => k.oneOf(INVALID_KINDS)) : [...INVALID_KINDS],
-    wrsPerDoorbell: tm.opt("wrs_per_doorbell") ? range(tm.opt("wrs_per_doorbell")!, 1, 16) : ([1, 3] as const),
+    wrsPerDoorbell: tm.opt("wrs_per_doorbell") ? yamlRange(tm.opt("wrs_per_doorbell")!, 1, 16) : ([1, 3] as const),
     dmaLatency: tm.opt("dma_latency")?.int(1, 10_000) ?? 40,
   };
   tm.done();
