@@ -182,20 +182,30 @@ export class Scoreboard {
     let off = 0;
     let matched = 0;
     if (s.aHead === s.actual.length) {
-      while (matched < count && s.eHead < s.expected.length && spanStreamRecord(records, dv, off, sp)) {
-        const e = s.expected[s.eHead]!;
-        if (e.startCycle !== sp.startCycle || e.endCycle !== sp.endCycle || !sameRecordBody(s.userNames, e, records, dv, off + STREAM_RECORD_SIZE, sp)) break;
-        if (s.compared === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
-        s.modelLast = sp.endCycle;
-        s.rtlLast = sp.endCycle;
-        s.bytes += sp.dataBytes;
-        s.compared++;
-        s.eHead++;
+      // the hot loop of a co-simulation: locals only, written back once
+      const expected = s.expected;
+      const userNames = s.userNames;
+      let eHead = s.eHead;
+      let bytes = 0;
+      let last = -1;
+      while (matched < count && eHead < expected.length && spanStreamRecord(records, dv, off, sp)) {
+        const e = expected[eHead]!;
+        if (e.startCycle !== sp.startCycle || e.endCycle !== sp.endCycle || !sameRecordBody(userNames, e, records, dv, off + STREAM_RECORD_SIZE, sp)) break;
+        if (s.compared + matched === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
+        last = sp.endCycle;
+        bytes += sp.dataBytes;
+        eHead++;
         matched++;
         off = sp.end;
       }
-      s.latency.recordRepeated(0, matched);
-      if (s.eHead > 4096) { s.expected.splice(0, s.eHead); s.eHead = 0; }
+      if (matched > 0) {
+        s.modelLast = s.rtlLast = last;
+        s.bytes += bytes;
+        s.compared += matched;
+        s.latency.recordRepeated(0, matched);
+      }
+      s.eHead = eHead;
+      if (eHead > 4096) { expected.splice(0, eHead); s.eHead = 0; }
     }
     if (matched < count) this.actual(port, decodeStreamRecords(records.subarray(off), count - matched, s.userNames, `${this.block.manifest.block}.${port}`));
   }
