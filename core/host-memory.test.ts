@@ -78,6 +78,98 @@ describe("HostMemory sparse store", () => {
   });
 });
 
+describe("HostMemory copies without allocating (readInto, writeFrom)", () => {
+  it("readInto fills the caller's buffer at an offset, zeros included, and leaves the rest alone", () => {
+    const m = new HostMemory();
+    m.write(0x1ffe, Uint8Array.of(1, 2, 3, 4)); // across a page boundary
+    const dst = new Uint8Array(12).fill(0xaa);
+    m.readInto(0x1ffc, dst, 3, 8);
+    expect([...dst]).toEqual([0xaa, 0xaa, 0xaa, 0, 0, 1, 2, 3, 4, 0, 0, 0xaa]);
+    // bytes never written read as zero even where the buffer held something
+    m.readInto(0x9_0000, dst, 0, 12);
+    expect(dst.every((b) => b === 0)).toBe(true);
+    expect(m.pagesAllocated).toBe(2);
+  });
+
+  it("writeFrom stores a range of the source as write does with a subarray", () => {
+    const a = new HostMemory();
+    const b = new HostMemory();
+    const src = Uint8Array.from({ length: 6000 }, (_, i) => (i * 7) & 0xff);
+    a.writeFrom(0x2f00, src, 100, 5000, "dma0");
+    b.write(0x2f00, src.subarray(100, 5100), "dma0");
+    expect(a.equals(b.snapshot())).toBe(true);
+    expect(a.read(0x2f00, 5000)).toEqual(src.subarray(100, 5100));
+    expect([a.pagesAllocated, a.bytesWritten, a.writeCount]).toEqual([b.pagesAllocated, b.bytesWritten, b.writeCount]);
+  });
+
+  it("refuses a buffer range that does not fit, and the address checks are those of read and write", () => {
+    const m = new HostMemory();
+    const buf = new Uint8Array(16);
+    expect(() => m.readInto(0, buf, 10, 8)).toThrow(/readInto: \[10, \+8\) does not fit a destination of 16 bytes/);
+    expect(() => m.readInto(0, buf, -1, 1)).toThrow(RangeError);
+    expect(() => m.writeFrom(0, buf, 12, 5)).toThrow(/writeFrom: \[12, \+5\) is not inside a source of 16 bytes/);
+    expect(() => m.readInto(2 ** 53, buf, 0, 1)).toThrow(/must be passed as bigint/);
+    expect(() => m.writeFrom(TOP - 1n, buf, 0, 2)).toThrow(/past 2\^64/);
+    expect(() => m.readInto(1.5, buf, 0, 1)).toThrow(RangeError);
+    expect(m.pagesAllocated).toBe(0);
+  });
+
+  it("is seen by the observers like read and write", () => {
+    const m = new HostMemory();
+    const seen: HostMemoryAccess[] = [];
+    m.onRead((a) => seen.push(a));
+    m.onWrite((a) => seen.push(a));
+    const src = Uint8Array.of(9, 8, 7, 6);
+    m.writeFrom(0x100, src, 1, 2, "dma1");
+    m.readInto(0x100, new Uint8Array(4), 0, 4, "dma1");
+    expect(seen).toEqual([
+      { addr: 0x100n, len: 2, initiator: "dma1", bytes: Uint8Array.of(8, 7) },
+      { addr: 0x100n, len: 4, initiator: "dma1" },
+    ]);
+  });
+
+  it("gives the same bytes whether an address comes as a number or a bigint, near 2^53 too (property)", () => {
+    // the number fast path (ranges ending below 2^53) against the bigint path, one memory each
+    const bases = [0, 0x1_0000_0000, 2 ** 53 - 3 * HOST_PAGE_BYTES];
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ base: fc.constantFrom(...bases), off: fc.integer({ min: 0, max: 3 * HOST_PAGE_BYTES }), len: fc.integer({ min: 0, max: 9000 }), seed: fc.nat(255), read: fc.boolean() }), { maxLength: 30 }),
+        (ops) => {
+          const byNumber = new HostMemory();
+          const byBigint = new HostMemory();
+          for (const o of ops) {
+            const a = o.base + o.off;
+            const inRange = a + o.len <= 2 ** 53; // a number must stay a safe integer; a bigint need not
+            if (o.read) {
+              const x = new Uint8Array(o.len + 2).fill(0xee);
+              const y = new Uint8Array(o.len + 2).fill(0xee);
+              if (inRange) byNumber.readInto(a, x, 1, o.len);
+              byBigint.readInto(BigInt(a), y, 1, o.len);
+              if (inRange) expect(x).toEqual(y);
+            } else {
+              const bytes = Uint8Array.from({ length: o.len }, (_, i) => (i + o.seed) & 0xff);
+              byBigint.write(BigInt(a), bytes);
+              if (inRange) byNumber.write(a, bytes);
+              else byNumber.write(BigInt(a), bytes);
+            }
+          }
+          expect(byNumber.equals(byBigint.snapshot())).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("finds every page again when more pages are in use than it keeps at hand", () => {
+    // 600 pages, written and read back in an order that makes pages share the lookup slots
+    const m = new HostMemory();
+    const pages = Array.from({ length: 600 }, (_, i) => ((i * 257) % 600) * 256 + (i % 3));
+    pages.forEach((p, i) => m.writeU32Le(p * HOST_PAGE_BYTES + 8, i));
+    pages.forEach((p, i) => expect(m.readU32Le(p * HOST_PAGE_BYTES + 8)).toBe(i));
+    expect(m.pagesAllocated).toBe(600);
+  });
+});
+
 describe("HostMemory observers", () => {
   it("reports every write with its initiator, address and a copy of the bytes; the remover stops it", () => {
     const m = new HostMemory();

@@ -15,6 +15,12 @@
  *
  * Pages are allocated on first write only; reading bytes that were never written returns
  * zeros and allocates nothing.
+ *
+ * The DMA path (one 4 KiB payload per packet, at millions of packets per second) takes
+ * the number fast path: a `number` range that ends below 2^53 is checked and split
+ * without any bigint, `readInto` copies into the caller's buffer instead of allocating,
+ * and recently used pages are found without a map lookup.
+ * Every other access goes the exact bigint way; the two agree byte for byte.
  */
 
 /** a host physical (or, for the TPT, virtual) address: a safe integer or a bigint < 2^64 */
@@ -78,12 +84,17 @@ export function checkHostRange(addr: HostAddress, len: number, what = "host rang
   return a;
 }
 
-/** page number and in-page offset of a checked address */
-function splitAddress(addr: HostAddress): [page: number, offset: number] {
-  if (typeof addr === "number") {
-    const page = Math.floor(addr / HOST_PAGE_BYTES);
-    return [page, addr - page * HOST_PAGE_BYTES];
-  }
+/**
+ * true when [addr, addr+len) is a safe number range: addr and len safe integers ≥ 0 whose
+ * sum is ≤ 2^53 − 1 (if the exact sum were larger, the rounded one is ≥ 2^53 too, so the
+ * comparison cannot be fooled by rounding). Such a range needs no bigint check at all.
+ */
+function isSafeNumberRange(addr: HostAddress, len: number): addr is number {
+  return typeof addr === "number" && Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(len) && len >= 0 && addr + len <= Number.MAX_SAFE_INTEGER;
+}
+
+/** page number and in-page offset of a checked bigint address (numbers are split inline) */
+function splitAddress(addr: bigint): [page: number, offset: number] {
   return [Number(addr >> PAGE_SHIFT), Number(addr & PAGE_MASK)];
 }
 
@@ -92,6 +103,8 @@ function pageAddress(page: number, offset: number): bigint {
 }
 
 const ZERO_PAGE = new Uint8Array(HOST_PAGE_BYTES);
+/** slots of HostMemory's page cache (a power of two) */
+const PAGE_CACHE_SLOTS = 256;
 
 /**
  * A first-fit allocator over [base, limit), with free. Used by tests and the driver to
@@ -184,6 +197,16 @@ export interface HostMemoryOptions {
 
 export class HostMemory {
   private readonly pages = new Map<number, Uint8Array>();
+  /**
+   * pages looked up recently, direct-mapped by the low bits of the page number (pages are
+   * never freed, so an entry cannot go stale): a DMA stream over a few dozen pages finds
+   * them without a map lookup. Page numbers are < 2^52, so −1 marks an empty slot.
+   */
+  private readonly cachedPageNumber = new Float64Array(PAGE_CACHE_SLOTS).fill(-1);
+  private readonly cachedPage: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(PAGE_CACHE_SLOTS).fill(undefined);
+  /** the typed readers' buffer */
+  private readonly scratch = new Uint8Array(8);
+  private readonly scratchView = new DataView(this.scratch.buffer);
   private readonly writeObservers: HostMemoryObserver[] = [];
   private readonly readObservers: HostMemoryObserver[] = [];
   readonly allocator: RangeAllocator;
@@ -205,45 +228,96 @@ export class HostMemory {
 
   /** a copy of `len` bytes at `addr`; never-written bytes read as zero */
   read(addr: HostAddress, len: number, initiator = "cpu"): Uint8Array {
-    const a = checkHostRange(addr, len, "HostMemory.read");
+    if (!isSafeNumberRange(addr, len)) checkHostRange(addr, len, "HostMemory.read");
     const out = new Uint8Array(len);
-    let [page, off] = splitAddress(addr);
+    this.copyOut(addr, out, 0, len, initiator);
+    return out;
+  }
+
+  /**
+   * Copies `len` bytes at `addr` into dst[dstOffset..] without allocating (never-written
+   * bytes read as zero): the DMA engines' read. Seen by read observers like `read`.
+   */
+  readInto(addr: HostAddress, dst: Uint8Array, dstOffset: number, len: number, initiator = "cpu"): void {
+    if (!isSafeNumberRange(addr, len)) checkHostRange(addr, len, "HostMemory.readInto");
+    if (!Number.isSafeInteger(dstOffset) || dstOffset < 0 || dstOffset + len > dst.length) throw outside("readInto", "does not fit a destination", dstOffset, len, dst);
+    this.copyOut(addr, dst, dstOffset, len, initiator);
+  }
+
+  /** the read itself, on a checked range */
+  private copyOut(addr: HostAddress, dst: Uint8Array, dstOffset: number, len: number, initiator: string): void {
+    let page: number;
+    let off: number;
+    if (typeof addr === "number") {
+      page = Math.floor(addr / HOST_PAGE_BYTES);
+      off = addr - page * HOST_PAGE_BYTES;
+    } else [page, off] = splitAddress(addr);
     for (let done = 0; done < len; page++, off = 0) {
-      const n = Math.min(len - done, HOST_PAGE_BYTES - off);
-      const p = this.pages.get(page);
-      if (p !== undefined) out.set(p.subarray(off, off + n), done);
+      const n = len - done < HOST_PAGE_BYTES - off ? len - done : HOST_PAGE_BYTES - off;
+      const p = this.pageAt(page);
+      if (p === undefined) dst.fill(0, dstOffset + done, dstOffset + done + n);
+      // a whole page copies without making a view of it
+      else if (n === HOST_PAGE_BYTES) dst.set(p, dstOffset + done);
+      else dst.set(p.subarray(off, off + n), dstOffset + done);
       done += n;
     }
     this.bytesRead += len;
     this.readCount++;
-    if (this.readObservers.length > 0) {
-      const ev: HostMemoryAccess = { addr: a, len, initiator };
-      for (const o of this.readObservers) o(ev);
-    }
-    return out;
+    if (this.readObservers.length > 0) this.notify(this.readObservers, { addr: toHostAddress(addr), len, initiator });
+  }
+
+  /** calls each observer (out of line: the accesses stay small enough for the JIT to inline them) */
+  private notify(observers: readonly HostMemoryObserver[], ev: HostMemoryAccess): void {
+    for (const o of observers) o(ev);
   }
 
   /** stores `bytes` at `addr`, allocating pages as needed */
   write(addr: HostAddress, bytes: Uint8Array, initiator = "cpu"): void {
-    const len = bytes.length;
-    const a = checkHostRange(addr, len, "HostMemory.write");
-    let [page, off] = splitAddress(addr);
+    this.writeFrom(addr, bytes, 0, bytes.length, initiator);
+  }
+
+  /**
+   * Stores src[srcOffset..srcOffset+len) at `addr` (what `write` does with a subarray,
+   * without making one): the DMA engines' write. Observers see a copy of those bytes.
+   */
+  writeFrom(addr: HostAddress, src: Uint8Array, srcOffset: number, len: number, initiator = "cpu"): void {
+    if (!isSafeNumberRange(addr, len)) checkHostRange(addr, len, "HostMemory.write");
+    if (!Number.isSafeInteger(srcOffset) || srcOffset < 0 || srcOffset + len > src.length) throw outside("writeFrom", "is not inside a source", srcOffset, len, src);
+    let page: number;
+    let off: number;
+    if (typeof addr === "number") {
+      page = Math.floor(addr / HOST_PAGE_BYTES);
+      off = addr - page * HOST_PAGE_BYTES;
+    } else [page, off] = splitAddress(addr);
     for (let done = 0; done < len; page++, off = 0) {
-      const n = Math.min(len - done, HOST_PAGE_BYTES - off);
-      let p = this.pages.get(page);
+      const n = len - done < HOST_PAGE_BYTES - off ? len - done : HOST_PAGE_BYTES - off;
+      let p = this.pageAt(page);
       if (p === undefined) {
         p = new Uint8Array(HOST_PAGE_BYTES);
         this.pages.set(page, p);
       }
-      p.set(bytes.subarray(done, done + n), off);
+      const from = srcOffset + done;
+      // the whole source in one piece copies without making a view of it
+      p.set(from === 0 && n === src.length ? src : src.subarray(from, from + n), off);
       done += n;
     }
     this.bytesWritten += len;
     this.writeCount++;
-    if (this.writeObservers.length > 0) {
-      const ev: HostMemoryAccess = { addr: a, len, initiator, bytes: bytes.slice() };
-      for (const o of this.writeObservers) o(ev);
+    if (this.writeObservers.length > 0) this.notify(this.writeObservers, { addr: toHostAddress(addr), len, initiator, bytes: src.slice(srcOffset, srcOffset + len) });
+  }
+
+  /** the page numbered `page`, or undefined if it was never written */
+  private pageAt(page: number): Uint8Array | undefined {
+    // the low bits of the page number: `&` takes them modulo 2^32 first, which keeps them
+    // exact for any page number (and `%` on a double would be a library call)
+    const slot = page & (PAGE_CACHE_SLOTS - 1);
+    if (this.cachedPageNumber[slot] === page) return this.cachedPage[slot];
+    const p = this.pages.get(page);
+    if (p !== undefined) {
+      this.cachedPageNumber[slot] = page;
+      this.cachedPage[slot] = p;
     }
+    return p;
   }
 
   /** sets `len` bytes at `addr` to `value` (a write like any other, seen by observers) */
@@ -268,16 +342,16 @@ export class HostMemory {
   // accept a number too when it is a safe non-negative integer.
 
   readU8(addr: HostAddress): number {
-    return this.read(addr, 1)[0];
+    return this.readScratch(addr, 1).getUint8(0);
   }
   writeU8(addr: HostAddress, v: number): void {
     this.write(addr, Uint8Array.of(checkUint(v, 8)));
   }
   readU16Le(addr: HostAddress): number {
-    return view(this.read(addr, 2)).getUint16(0, true);
+    return this.readScratch(addr, 2).getUint16(0, true);
   }
   readU16Be(addr: HostAddress): number {
-    return view(this.read(addr, 2)).getUint16(0, false);
+    return this.readScratch(addr, 2).getUint16(0, false);
   }
   writeU16Le(addr: HostAddress, v: number): void {
     this.writeWith(addr, 2, (dv) => dv.setUint16(0, checkUint(v, 16), true));
@@ -286,10 +360,10 @@ export class HostMemory {
     this.writeWith(addr, 2, (dv) => dv.setUint16(0, checkUint(v, 16), false));
   }
   readU32Le(addr: HostAddress): number {
-    return view(this.read(addr, 4)).getUint32(0, true);
+    return this.readScratch(addr, 4).getUint32(0, true);
   }
   readU32Be(addr: HostAddress): number {
-    return view(this.read(addr, 4)).getUint32(0, false);
+    return this.readScratch(addr, 4).getUint32(0, false);
   }
   writeU32Le(addr: HostAddress, v: number): void {
     this.writeWith(addr, 4, (dv) => dv.setUint32(0, checkUint(v, 32), true));
@@ -298,16 +372,23 @@ export class HostMemory {
     this.writeWith(addr, 4, (dv) => dv.setUint32(0, checkUint(v, 32), false));
   }
   readU64Le(addr: HostAddress): bigint {
-    return view(this.read(addr, 8)).getBigUint64(0, true);
+    return this.readScratch(addr, 8).getBigUint64(0, true);
   }
   readU64Be(addr: HostAddress): bigint {
-    return view(this.read(addr, 8)).getBigUint64(0, false);
+    return this.readScratch(addr, 8).getBigUint64(0, false);
   }
   writeU64Le(addr: HostAddress, v: bigint | number): void {
     this.writeWith(addr, 8, (dv) => dv.setBigUint64(0, checkU64(v), true));
   }
   writeU64Be(addr: HostAddress, v: bigint | number): void {
     this.writeWith(addr, 8, (dv) => dv.setBigUint64(0, checkU64(v), false));
+  }
+
+  /** reads `len` ≤ 8 bytes into a reused buffer and returns a view of it (valid until the next call) */
+  private readScratch(addr: HostAddress, len: number): DataView {
+    if (!isSafeNumberRange(addr, len)) checkHostRange(addr, len, "HostMemory.read");
+    this.copyOut(addr, this.scratch, 0, len, "cpu");
+    return this.scratchView;
   }
 
   private writeWith(addr: HostAddress, len: number, put: (dv: DataView) => void): void {
@@ -351,6 +432,11 @@ export class HostMemory {
   static diffSnapshots(a: HostMemorySnapshot, b: HostMemorySnapshot, maxRanges = Infinity): HostMemoryDiff[] {
     return diffPages(a.pages, b.pages, maxRanges);
   }
+}
+
+/** the error of a buffer range that does not fit its buffer */
+function outside(call: string, what: string, offset: number, len: number, buf: Uint8Array): RangeError {
+  return new RangeError(`HostMemory.${call}: [${offset}, +${len}) ${what} of ${buf.length} bytes`);
 }
 
 function addObserver(list: HostMemoryObserver[], o: HostMemoryObserver): () => void {

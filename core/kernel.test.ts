@@ -109,6 +109,55 @@ describe("Simulator", () => {
     expect(out).toEqual([1, 3]);
   });
 
+  it("post() orders its events with scheduled ones by time, then by the order they were queued", () => {
+    const sim = new Simulator();
+    const out: string[] = [];
+    sim.post(100, () => out.push("p1"));
+    sim.schedule(100, () => {
+      out.push("s2");
+      sim.post(100, () => out.push("p5 (posted for now, after the queued ties)"));
+    });
+    sim.post(50, () => out.push("p0"));
+    const h = sim.schedule(100, () => out.push("cancelled"));
+    sim.post(100, () => out.push("p4"));
+    sim.cancel(h);
+    expect(sim.pending).toBe(4);
+    expect(sim.run()).toBe(5);
+    expect(out).toEqual(["p0", "p1", "s2", "p4", "p5 (posted for now, after the queued ties)"]);
+    expect(sim.pending).toBe(0);
+    expect(() => sim.post(99, () => {})).toThrow(/Simulator.post: cannot schedule at 99 ps, time is already 100 ps/);
+    expect(() => sim.post(100.5, () => {})).toThrow(/whole number of picoseconds/);
+  });
+
+  it("post() reuses the records of events that ran without mixing them up (property)", () => {
+    // chains of posts, each event posting its successor at a random delay: the reused
+    // records must keep every event's own time and callback, in time-then-posting order
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 20 }), { minLength: 1, maxLength: 6 }), (chains) => {
+        const sim = new Simulator();
+        const ran: Array<[number, number, number]> = [];
+        const expected: Array<[number, number, number]> = [];
+        chains.forEach((delays, c) => {
+          let t = 0;
+          const step = (k: number): void => {
+            ran.push([sim.now, c, k]);
+            if (k < delays.length) sim.post(sim.now + delays[k], () => step(k + 1));
+          };
+          sim.post(0, () => step(0));
+          for (let k = 0; k <= delays.length; k++) {
+            expected.push([t, c, k]);
+            if (k < delays.length) t += delays[k];
+          }
+        });
+        sim.run();
+        // every step of every chain ran once, at its own time, and time never went back
+        expect(ran.length).toBe(expected.length);
+        expect([...ran].sort((a, b) => a[1] - b[1] || a[2] - b[2])).toEqual(expected);
+        for (let i = 1; i < ran.length; i++) expect(ran[i][0]).toBeGreaterThanOrEqual(ran[i - 1][0]);
+      }),
+    );
+  });
+
   it("is not reentrant", () => {
     const sim = new Simulator();
     sim.schedule(0, () => sim.run());

@@ -17,9 +17,12 @@ export interface EventHandle {
 }
 
 interface QueuedEvent extends EventHandle {
-  readonly seq: number;
-  /** null once cancelled (removed lazily when it reaches the top of the heap) */
+  atPs: Picoseconds;
+  seq: number;
+  /** null once run or cancelled (a cancelled one is removed lazily when it reaches the top of the heap) */
   fn: EventCallback | null;
+  /** posted without a handle: nothing outside the kernel refers to it, so it is reused once run */
+  readonly pooled: boolean;
 }
 
 function before(a: QueuedEvent, b: QueuedEvent): boolean {
@@ -30,6 +33,8 @@ export class Simulator {
   /** the current simulated time [ps] */
   private nowPs: Picoseconds = 0;
   private readonly heap: QueuedEvent[] = [];
+  /** records of posted events that have run, ready for reuse */
+  private readonly spare: QueuedEvent[] = [];
   private seq = 0;
   private live = 0;
   private processed = 0;
@@ -62,16 +67,38 @@ export class Simulator {
    * a callback: they run after every event already queued for this time.
    */
   schedule(atPs: Picoseconds, callback: EventCallback): EventHandle {
-    if (!Number.isSafeInteger(atPs)) {
-      throw new RangeError(`Simulator.schedule: time must be a whole number of picoseconds, got ${atPs}`);
-    }
-    if (atPs < this.nowPs) {
-      throw new RangeError(`Simulator.schedule: cannot schedule at ${atPs} ps, time is already ${this.nowPs} ps`);
-    }
-    const ev: QueuedEvent = { atPs, seq: this.seq++, fn: callback };
+    this.checkTime(atPs, "schedule");
+    const ev: QueuedEvent = { atPs, seq: this.seq++, fn: callback, pooled: false };
     this.push(ev);
     this.live++;
     return ev;
+  }
+
+  /**
+   * As `schedule`, for an event that is never cancelled: no handle is returned, so the
+   * kernel reuses the event's record once it has run and a steady stream of posted events
+   * allocates nothing (the models' per-packet and per-wake events).
+   */
+  post(atPs: Picoseconds, callback: EventCallback): void {
+    this.checkTime(atPs, "post");
+    let ev = this.spare.pop();
+    if (ev === undefined) ev = { atPs, seq: this.seq++, fn: callback, pooled: true };
+    else {
+      ev.atPs = atPs;
+      ev.seq = this.seq++;
+      ev.fn = callback;
+    }
+    this.push(ev);
+    this.live++;
+  }
+
+  private checkTime(atPs: Picoseconds, where: string): void {
+    if (!Number.isSafeInteger(atPs)) {
+      throw new RangeError(`Simulator.${where}: time must be a whole number of picoseconds, got ${atPs}`);
+    }
+    if (atPs < this.nowPs) {
+      throw new RangeError(`Simulator.${where}: cannot schedule at ${atPs} ps, time is already ${this.nowPs} ps`);
+    }
   }
 
   /** runs `callback` `delayPs` after now */
@@ -114,6 +141,8 @@ export class Simulator {
         this.live--;
         this.nowPs = top.atPs;
         this.processed++;
+        // recycled before the call: whatever the callback posts may take it
+        if (top.pooled) this.spare.push(top);
         fn();
       }
     } finally {
@@ -207,7 +236,7 @@ export abstract class Component {
     const c = cycle < earliest ? earliest : cycle;
     if (this.#wakes.has(c)) return;
     this.#wakes.add(c);
-    this.sim.schedule(this.domain.cycleToPs(c), () => {
+    this.sim.post(this.domain.cycleToPs(c), () => {
       this.#wakes.delete(c);
       this.onWake();
     });

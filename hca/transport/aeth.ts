@@ -43,10 +43,18 @@ export const ACK_CREDITS_INVALID = 31;
 
 /** the credit code for `available` receive WQEs: the largest count not above it */
 export function creditCode(available: number): number {
-  let c = 0;
-  while (c + 1 < ACK_CREDITS.length && ACK_CREDITS[c + 1] <= available) c++;
-  return c;
+  if (!(available >= 1)) return 0;
+  return available < CREDIT_CODE_BY_COUNT.length ? CREDIT_CODE_BY_COUNT[Math.floor(available)] : ACK_CREDITS.length - 1;
 }
+/** creditCode by receive WQE count below the top credit count (a lookup per ACK, not a search) */
+const CREDIT_CODE_BY_COUNT: Uint8Array = (() => {
+  const t = new Uint8Array(ACK_CREDITS[ACK_CREDITS.length - 1]);
+  for (let n = 0, c = 0; n < t.length; n++) {
+    while (c + 1 < ACK_CREDITS.length && ACK_CREDITS[c + 1] <= n) c++;
+    t[n] = c;
+  }
+  return t;
+})();
 
 /** RNR NAK timer encoding (table 45): code → the time the requester waits [µs] */
 export const RNR_TIMER_US: readonly number[] = [

@@ -224,7 +224,7 @@ export class Completer {
     const po = OP_PAYLOAD_OFFSET[this.op];
     const payload = pkt.length - po - ((pkt.buf[1] >> 4) & 3);
     if (((this.flags & BthOpFlag.last) !== 0) !== last || payload !== expected) return this.badResponse();
-    if (payload > 0 && !w.sgl.write(this.e.prot, off, pkt.buf.subarray(po, po + payload))) {
+    if (payload > 0 && !w.sgl.write(this.e.prot, off, pkt.view(po, payload))) {
       this.status = WcStatus.localProtectionError;
       return CompState.ERROR;
     }

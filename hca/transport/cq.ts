@@ -8,7 +8,7 @@
  * MTHCA_EVENT_TYPE_COMP), the CQ number at byte 4, the owner byte last: 0x80 while the
  * hardware owns the entry (the driver fills a new ring with it), 0x00 once written.
  */
-import { defineLayout, type FieldSpec, type HostAddress, type HostMemory } from "../../core/index.ts";
+import { defineLayout, type HostAddress, type HostMemory } from "../../core/index.ts";
 import { CQE_BYTES, CQE_VENDOR_SYNDROME, CqeLayout } from "../formats/index.ts";
 import { CqArm } from "../doorbell/index.ts";
 
@@ -91,18 +91,13 @@ export class EventQueue {
   }
 }
 
-/** one field write into a zeroed record: byte-aligned whole bytes, or bits inside one byte */
-function put(b: Uint8Array, f: FieldSpec, v: number): void {
-  if (f.bitOffset % 8 === 0 && f.bits % 8 === 0) {
-    for (let i = f.bits / 8 - 1, x = v; i >= 0; i--, x = Math.floor(x / 256)) b[f.byteOffset + i] = x & 0xff;
-  } else {
-    const shift = 8 - (f.bitOffset % 8) - f.bits;
-    b[f.byteOffset] |= (v & ((1 << f.bits) - 1)) << shift;
-  }
-}
-
-const C = Object.fromEntries(CqeLayout.fields.map((f) => [f.name, f])) as Record<string, FieldSpec>;
-const E = Object.fromEntries(EqeLayout.fields.map((f) => [f.name, f])) as Record<string, FieldSpec>;
+// The CQE and EQE fields the writer fills, through the layouts' generated codecs (one
+// straight-line write per record, no per-field walk): every other bit stays zero.
+const CQE_FIELDS = ["qpn", "imm", "grh", "rqpn", "sl", "rlid", "status", "vendorErr", "byteCount", "wqeIndex", "owner", "isSend", "opcode"] as const;
+const cqeCodec = CqeLayout.codec(CQE_FIELDS);
+const C = cqeCodec.slot;
+const eqeCodec = EqeLayout.codec(["type", "cqn", "owner"] as const);
+const E = eqeCodec.slot;
 
 /** a completion as the stages report it */
 export class Completion {
@@ -127,6 +122,8 @@ export class Completion {
 export class CompletionWriter {
   private readonly cqe = new Uint8Array(CQE_BYTES);
   private readonly eqe = new Uint8Array(EQE_BYTES);
+  private readonly cqeValues = new Float64Array(cqeCodec.slots);
+  private readonly eqeValues = new Float64Array(eqeCodec.slots);
   cqes = 0;
   events = 0;
 
@@ -138,20 +135,22 @@ export class CompletionWriter {
 
   write(cq: CompletionQueue, c: Completion): void {
     const b = this.cqe;
+    const v = this.cqeValues;
+    v[C.qpn] = c.qpn;
+    v[C.imm] = c.imm >>> 0;
+    v[C.grh] = c.grh ? 1 : 0;
+    v[C.rqpn] = c.rqpn;
+    v[C.sl] = c.sl;
+    v[C.rlid] = c.rlid;
+    v[C.status] = c.status;
+    v[C.vendorErr] = CQE_VENDOR_SYNDROME[c.status] ?? 0;
+    v[C.byteCount] = c.byteCount >>> 0;
+    v[C.wqeIndex] = c.wqeIndex & 0xffff;
+    v[C.owner] = (cq.pi >>> cq.logSize) & 1;
+    v[C.isSend] = c.isSend ? 1 : 0;
+    v[C.opcode] = c.opcode;
     b.fill(0);
-    put(b, C.qpn, c.qpn);
-    put(b, C.imm, c.imm >>> 0);
-    put(b, C.grh, c.grh ? 1 : 0);
-    put(b, C.rqpn, c.rqpn);
-    put(b, C.sl, c.sl);
-    put(b, C.rlid, c.rlid);
-    put(b, C.status, c.status);
-    put(b, C.vendorErr, CQE_VENDOR_SYNDROME[c.status] ?? 0);
-    put(b, C.byteCount, c.byteCount >>> 0);
-    put(b, C.wqeIndex, c.wqeIndex & 0xffff);
-    put(b, C.owner, (cq.pi >>> cq.logSize) & 1);
-    put(b, C.isSend, c.isSend ? 1 : 0);
-    put(b, C.opcode, c.opcode);
+    cqeCodec.write(b, 0, v);
     if (cq.pi - cq.ci > cq.mask) cq.overruns++;
     const at = typeof cq.ring === "bigint" ? cq.ring + BigInt((cq.pi & cq.mask) * CQE_BYTES) : cq.ring + (cq.pi & cq.mask) * CQE_BYTES;
     this.memory.write(at, b, this.initiator);
@@ -168,10 +167,12 @@ export class CompletionWriter {
     const eq = this.eqs.get(cq.eqn);
     if (eq === undefined) return;
     const b = this.eqe;
+    const v = this.eqeValues;
+    v[E.type] = EventType.completion;
+    v[E.cqn] = cq.cqn;
+    v[E.owner] = EqeOwner.software;
     b.fill(0);
-    put(b, E.type, EventType.completion);
-    put(b, E.cqn, cq.cqn);
-    put(b, E.owner, EqeOwner.software);
+    eqeCodec.write(b, 0, v);
     const at = typeof eq.ring === "bigint" ? eq.ring + BigInt((eq.pi & eq.mask) * EQE_BYTES) : eq.ring + (eq.pi & eq.mask) * EQE_BYTES;
     this.memory.write(at, b, this.initiator);
     eq.pi++;

@@ -29,8 +29,9 @@ import { ackTimeoutPs } from "./aeth.ts";
 import { Completer } from "./completer.ts";
 import { Completion, CompletionQueue, CompletionWriter, EventQueue, type CqConfig, type EqConfig } from "./cq.ts";
 import { OFF, rd24 } from "./eth.ts";
+import { Fifo } from "./fifo.ts";
 import { OP_FLAGS } from "./opcodes.ts";
-import { MTU_BYTES, PacketPool, type TransmitFn, type TransportPacket } from "./packet.ts";
+import { MAX_PACKET_BYTES, MTU_BYTES, PacketPool, type TransmitFn, type TransportPacket } from "./packet.ts";
 import { Protection, type TptTables } from "./protection.ts";
 import { PSN_MASK } from "./psn.ts";
 import { QP_STATE_BEHAVIOUR, QpState, qpStateName, qpTransition, type QpStateValue } from "./qp-state.ts";
@@ -102,6 +103,8 @@ export class TransportEngine {
   readonly pipelinePs: number;
   readonly dmaReadLatencyPs: number;
   readonly trace: ((line: string) => void) | null;
+  /** datapathPs by packet length, up to the longest transport packet (a lookup per packet) */
+  private readonly busyPsByLength: Float64Array;
 
   readonly qps = new Map<number, TransportQp>();
   readonly cqs = new Map<number, CompletionQueue>();
@@ -120,8 +123,8 @@ export class TransportEngine {
   rxDonePs = 0;
   /** earliest pending transmit wake [ps] */
   private txWakePs = Infinity;
-  private readonly txQueue: TransportQp[] = [];
-  private txHead = 0;
+  /** QPs that may have something to send, served round robin */
+  private readonly txQueue = new Fifo<TransportQp>();
   private readonly onTxWake = (): void => this.txWake();
   private readonly timerCallbacks = new Map<TransportQp, () => void>();
   private readonly completion = new Completion();
@@ -134,6 +137,7 @@ export class TransportEngine {
     this.datapathBytes = c.datapathBytes ?? 64;
     if (!Number.isInteger(this.datapathBytes) || this.datapathBytes < 1) throw new TransportError(this.name, `datapathBytes must be a whole number ≥ 1, got ${c.datapathBytes}`);
     this.pipelinePs = this.clock.cyclesToPs(c.pipelineCycles ?? 8);
+    this.busyPsByLength = Float64Array.from({ length: MAX_PACKET_BYTES + 1 }, (_, n) => this.clock.cyclesToPs(Math.ceil(n / this.datapathBytes)));
     this.dmaReadLatencyPs = Math.round((c.dmaReadLatencyNs ?? 500) * 1000);
     this.lid = c.lid ?? 0;
     this.gid = c.gid ?? new Uint8Array(16);
@@ -144,6 +148,12 @@ export class TransportEngine {
     this.requester = new Requester(this);
     this.responder = new Responder(this);
     this.completer = new Completer(this);
+  }
+
+  /** how long a packet of `bytes` occupies a datapath: ceil(bytes / datapathBytes) cycles [ps] */
+  datapathPs(bytes: number): number {
+    const t = this.busyPsByLength;
+    return bytes < t.length ? t[bytes] : this.clock.cyclesToPs(Math.ceil(bytes / this.datapathBytes));
   }
 
   /** where transmitted packets go (the link, or a test wire) */
@@ -300,18 +310,17 @@ export class TransportEngine {
   /** queues a send work request (a wqe_fetch WorkRequest record); UD sends name their destination */
   postSend(qpn: number, record: Uint8Array, ud?: UdDestination): void {
     const qp = this.qp(qpn, "postSend");
-    const where = `${this.name} postSend 0x${qpn.toString(16)}`;
     const b = QP_STATE_BEHAVIOUR[qp.state];
-    if (!b.postSend) throw new TransportError(where, `the QP is in ${qpStateName(qp.state)}`);
-    if (qp.sqPi - qp.compIdx > qp.sqMask) throw new TransportError(where, `send queue full (${qp.sq.length} outstanding)`);
-    if (!qp.isRc && ud === undefined) throw new TransportError(where, "a UD send needs its destination (remote QPN, Q_Key, address vector)");
+    if (!b.postSend) throw new TransportError(this.where("postSend", qpn), `the QP is in ${qpStateName(qp.state)}`);
+    if (qp.sqPi - qp.compIdx > qp.sqMask) throw new TransportError(this.where("postSend", qpn), `send queue full (${qp.sq.length} outstanding)`);
+    if (!qp.isRc && ud === undefined) throw new TransportError(this.where("postSend", qpn), "a UD send needs its destination (remote QPN, Q_Key, address vector)");
     const w = qp.wqe(qp.sqPi);
     w.load(record);
     w.index = qp.sqPi;
     w.status = WqeStatus.posted;
     w.prepared = false;
     w.counted = false;
-    w.readyPs = this.sim.now + this.pipelinePs + (w.inlineLen === 0 && w.length > 0 ? this.dmaReadLatencyPs : 0);
+    qp.sqReadyPs[qp.sqPi & qp.sqMask] = this.sim.now + this.pipelinePs + (w.inlineLen === 0 && w.length > 0 ? this.dmaReadLatencyPs : 0);
     if (ud !== undefined) {
       w.remoteQpn = ud.remoteQpn;
       // privileged Q_Key rule (IBTA §10.2.5): a Q_Key with its MSB set means "use the QP's"
@@ -329,15 +338,19 @@ export class TransportEngine {
   /** queues a receive work request (a WorkRequest record with its SGE list) */
   postRecv(qpn: number, record: Uint8Array): void {
     const qp = this.qp(qpn, "postRecv");
-    const where = `${this.name} postRecv 0x${qpn.toString(16)}`;
     const b = QP_STATE_BEHAVIOUR[qp.state];
-    if (!b.postRecv) throw new TransportError(where, `the QP is in ${qpStateName(qp.state)}`);
-    if (qp.rqPi - qp.rqCi > qp.rqMask) throw new TransportError(where, `receive queue full (${qp.rq.length} outstanding)`);
+    if (!b.postRecv) throw new TransportError(this.where("postRecv", qpn), `the QP is in ${qpStateName(qp.state)}`);
+    if (qp.rqPi - qp.rqCi > qp.rqMask) throw new TransportError(this.where("postRecv", qpn), `receive queue full (${qp.rq.length} outstanding)`);
     const r = qp.rq[qp.rqPi & qp.rqMask];
     loadRecvSgl(r.sgl, record);
     r.index = qp.rqPi;
     qp.rqPi++;
     if (b.flushRecv) this.flushRecv(qp);
+  }
+
+  /** names a call on a QP in an error message (built only when one is thrown: posting runs per work request) */
+  private where(call: string, qpn: number): string {
+    return `${this.name} ${call} 0x${qpn.toString(16)}`;
   }
 
   // ---- receive ----------------------------------------------------------------------------
@@ -349,7 +362,7 @@ export class TransportEngine {
     st.bytesReceived += pkt.length;
     const now = this.sim.now;
     const start = now > this.rxFreePs ? now : this.rxFreePs;
-    const busy = this.clock.cyclesToPs(Math.ceil(pkt.length / this.datapathBytes));
+    const busy = this.datapathPs(pkt.length);
     this.rxFreePs = start + busy;
     this.rxDonePs = start + busy + this.pipelinePs;
     if (pkt.length < BTH_BYTES) {
@@ -379,7 +392,7 @@ export class TransportEngine {
   private wakeTx(t: number): void {
     if (t < this.txWakePs) {
       this.txWakePs = t;
-      this.sim.schedule(t, this.onTxWake);
+      this.sim.post(t, this.onTxWake);
     }
   }
 
@@ -391,35 +404,27 @@ export class TransportEngine {
       return;
     }
     let earliest = Infinity;
-    const n = this.txQueue.length - this.txHead;
+    const q = this.txQueue;
+    const n = q.length;
     for (let i = 0; i < n; i++) {
-      const qp = this.txQueue[this.txHead++];
+      const qp = q.shift()!;
       const pkt = this.nextPacket(qp, now);
       if (pkt !== null) {
         // stay in the queue while there may be more (a wake that finds nothing costs an event)
-        if (qp.responses.length > 0 || qp.reqIdx < qp.sqPi) this.txQueue.push(qp);
+        if (qp.responses.length > 0 || qp.reqIdx < qp.sqPi) q.push(qp);
         else qp.inTxQueue = false;
-        this.compactTxQueue();
         this.send(pkt, now);
-        if (this.txHead < this.txQueue.length) this.wakeTx(this.txFreePs);
+        if (q.length > 0) this.wakeTx(this.txFreePs);
         return;
       }
       if (qp.eligiblePs !== Infinity) {
-        this.txQueue.push(qp);
+        q.push(qp);
         if (qp.eligiblePs < earliest) earliest = qp.eligiblePs;
       } else {
         qp.inTxQueue = false;
       }
     }
-    this.compactTxQueue();
     if (earliest !== Infinity) this.wakeTx(earliest);
-  }
-
-  private compactTxQueue(): void {
-    if (this.txHead > 64 && this.txHead * 2 > this.txQueue.length) {
-      this.txQueue.splice(0, this.txHead);
-      this.txHead = 0;
-    }
   }
 
   private nextPacket(qp: TransportQp, now: number): TransportPacket | null {
@@ -434,7 +439,7 @@ export class TransportEngine {
   private send(pkt: TransportPacket, now: number): void {
     this.stats.packetsSent++;
     this.stats.bytesSent += pkt.length;
-    this.txFreePs = now + this.clock.cyclesToPs(Math.ceil(pkt.length / this.datapathBytes));
+    this.txFreePs = now + this.datapathPs(pkt.length);
     if (this.transmitFn === null) {
       pkt.release();
       this.stats.drop("not_connected");
@@ -469,7 +474,7 @@ export class TransportEngine {
     const d = qp.timerDeadlinePs;
     if (d === Infinity || (qp.timerEventPs !== -1 && qp.timerEventPs <= d)) return;
     qp.timerEventPs = d;
-    this.sim.schedule(d, this.timerCallbacks.get(qp)!);
+    this.sim.post(d, this.timerCallbacks.get(qp)!);
   }
 
   private onTimer(qp: TransportQp): void {

@@ -38,6 +38,8 @@ export const MAX_PACKET_BYTES = BTH_BYTES + Math.max(...BTH_OPCODES.map((o) => o
 /** IB path MTU codes (PortInfo / QP context `mtu`) → bytes */
 export const MTU_BYTES: Readonly<Record<number, number>> = { 1: 256, 2: 512, 3: 1024, 4: 2048, 5: 4096 };
 
+const NO_BYTES = new Uint8Array(0);
+
 export class TransportPacket {
   /** backing store: the packet is its first `length` bytes */
   readonly buf: Uint8Array;
@@ -65,6 +67,22 @@ export class TransportPacket {
   /** the packet: BTH to pad (a view, valid until release) */
   get bytes(): Uint8Array {
     return this.buf.subarray(0, this.length);
+  }
+
+  // the last view handed out by view(): a pooled packet carries the same kind of packet
+  // again and again, so the receive path finds its payload view made already
+  private viewOffset = 0;
+  private viewLength = 0;
+  private viewBytes: Uint8Array = NO_BYTES;
+
+  /** buf[offset, offset+length) as a view (the same view while offset and length repeat) */
+  view(offset: number, length: number): Uint8Array {
+    if (offset !== this.viewOffset || length !== this.viewLength) {
+      this.viewBytes = this.buf.subarray(offset, offset + length);
+      this.viewOffset = offset;
+      this.viewLength = length;
+    }
+    return this.viewBytes;
   }
 
   /** hands the packet back to its pool; it must not be used afterwards */

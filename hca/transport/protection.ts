@@ -8,7 +8,7 @@
  * model's ModelDeviceBus). A decoded MPT entry is cached per entry buffer, so a rewrite of
  * the entry (a new buffer) is seen at once and the check itself does no bigint arithmetic.
  */
-import type { HostAddress, HostMemory } from "../../core/index.ts";
+import type { HostMemory } from "../../core/index.ts";
 import { decodeMpt, encodeMpt, encodeMtt, makeKey, MptState, MTT_ENTRY_BYTES, WcStatus, type MptEntry } from "../formats/index.ts";
 import { mptCheckEntry, tptCheck, TptFault, UNUSABLE_MPT, type MptCheckEntry, type TptCheckResult } from "../tpt/index.ts";
 import { rd32 } from "./eth.ts";
@@ -37,25 +37,26 @@ export function deviceBusTables(bus: {
  * transport without the firmware: regions map VA = PA in 4 KiB pages, as the driver's do.
  */
 export class RegionTable implements TptTables {
-  private readonly mpts = new Map<number, Uint8Array>();
-  private readonly mtts = new Map<number, Uint8Array>();
+  // indexes are handed out densely from 0 (MTT) and 1 (MPT): arrays, looked up per packet
+  private readonly mpts: (Uint8Array | undefined)[] = [undefined];
+  private readonly mtts: Uint8Array[] = [];
   private nextIndex = 1;
   private nextMtt = 0;
 
   mpt(i: number): Uint8Array | undefined {
-    return this.mpts.get(i);
+    return i < this.mpts.length ? this.mpts[i] : undefined;
   }
   mtt(i: number): Uint8Array | undefined {
-    return this.mtts.get(i);
+    return i < this.mtts.length ? this.mtts[i] : undefined;
   }
   invalidateMpt(i: number): void {
-    this.mpts.delete(i);
+    if (i < this.mpts.length) this.mpts[i] = undefined;
   }
 
   /** an MPT entry as given, without MTT entries (a region whose pages are not mapped) */
   registerEntry(e: MptEntry): { key: number; index: number } {
     const index = this.nextIndex++;
-    this.mpts.set(index, encodeMpt(e));
+    this.mpts.push(encodeMpt(e));
     return { key: makeKey(index, e.variant), index };
   }
 
@@ -69,9 +70,9 @@ export class RegionTable implements TptTables {
     const pages = Math.floor((addr + length - 1) / 4096) - first + 1;
     const mttBase = this.nextMtt;
     this.nextMtt += pages;
-    for (let i = 0; i < pages; i++) this.mtts.set(mttBase + i, encodeMtt({ addr: BigInt((first + i) * 4096), present: true }));
+    for (let i = 0; i < pages; i++) this.mtts.push(encodeMtt({ addr: BigInt((first + i) * 4096), present: true }));
     const e: MptEntry = { state: MptState.valid, access, variant, pd, log2PageSize: 12, start: BigInt(addr), length: BigInt(length), mttBase };
-    this.mpts.set(index, encodeMpt(e));
+    this.mpts.push(encodeMpt(e));
     return { key: makeKey(index, variant), index };
   }
 }
@@ -108,7 +109,24 @@ export class KeyRequest {
 const TWO32 = 0x1_0000_0000;
 /** 2^k, k = 0..64 (a lookup instead of Math.pow per page) */
 const POW2: Float64Array = Float64Array.from({ length: 65 }, (_, k) => 2 ** k);
+/** 2^-k: multiplying by it is dividing by 2^k exactly, without a division's latency */
+const INV_POW2: Float64Array = Float64Array.from({ length: 65 }, (_, k) => 2 ** -k);
 const SAFE_HI = 0x20_0000; // hi < 2^21: hi·2^32 + lo is a safe integer
+
+/** slots of Protection's memory of passed checks (a power of two) */
+const PASSED_SLOTS = 64;
+// a slot's numbers: the request, then the outcome (every field tptCheck writes when it passes)
+const P_KEY = 0;
+const P_PD = 1;
+const P_ACCESS = 2;
+const P_VA_HI = 3;
+const P_VA_LO = 4;
+const P_LEN = 5;
+const P_NSEG = 6;
+const P_OFF0 = 7;
+const P_PS = 8;
+const P_MTT0 = 9;
+const PASSED_WORDS = 10;
 
 /** key checks, translation and the byte moves of one adapter */
 export class Protection {
@@ -116,11 +134,19 @@ export class Protection {
   /** the last entry looked up, by its buffer: most packets reuse the key of the one before */
   private lastBytes: Uint8Array | undefined = undefined;
   private lastEntry: MptCheckEntry = UNUSABLE_MPT;
+  /** requests that passed the check (direct-mapped by address and key): the entry, the request and the outcome */
+  private readonly passedEntry: (MptCheckEntry | null)[] = new Array<MptCheckEntry | null>(PASSED_SLOTS).fill(null);
+  private readonly passed = new Float64Array(PASSED_SLOTS * PASSED_WORDS);
   /** bytes moved by DMA */
   bytesRead = 0;
   bytesWritten = 0;
-  /** where the last translate() landed: physical address, bytes to the end of its page */
-  private pa: HostAddress = 0;
+  /**
+   * where the last translate() landed: physical address (a number below 2^53, else the
+   * bigint in paBig; a field that only ever holds numbers is stored unboxed), bytes to the
+   * end of its page
+   */
+  private pa = 0;
+  private paBig: bigint | undefined = undefined;
   private chunk = 0;
 
   constructor(
@@ -145,9 +171,43 @@ export class Protection {
     return e;
   }
 
-  /** the tpt block's check, without a segment limit; the outcome (TptFault) is also in `out.fault` */
+  /**
+   * The tpt block's check, without a segment limit; the outcome (TptFault) is also in
+   * `out.fault`. The check is a pure function of the entry (immutable: a rewritten MPT
+   * entry is a new one) and the request, so requests that passed are remembered, a few
+   * dozen by address: the same request on the same entry passes the same way again (a
+   * requester checks its L_Key per WQE, a responder the R_Key of each WRITE to a buffer).
+   */
   check(r: KeyRequest, out: KeyCheck): number {
-    tptCheck(this.entry(r.key), r, Infinity, out);
+    const e = this.entry(r.key);
+    const slot = ((r.vaLo >>> 12) + r.key) & (PASSED_SLOTS - 1);
+    const p = this.passed;
+    const w = slot * PASSED_WORDS;
+    if (
+      this.passedEntry[slot] === e &&
+      p[w + P_VA_LO] === r.vaLo && p[w + P_KEY] === r.key && p[w + P_LEN] === r.len && p[w + P_VA_HI] === r.vaHi && p[w + P_PD] === r.pd && p[w + P_ACCESS] === r.access
+    ) {
+      out.fault = TptFault.ok;
+      out.nseg = p[w + P_NSEG];
+      out.off0 = p[w + P_OFF0];
+      out.ps = p[w + P_PS];
+      out.mttIdx0 = p[w + P_MTT0];
+      return TptFault.ok;
+    }
+    tptCheck(e, r, Infinity, out);
+    if (out.fault === TptFault.ok) {
+      this.passedEntry[slot] = e;
+      p[w + P_KEY] = r.key;
+      p[w + P_PD] = r.pd;
+      p[w + P_ACCESS] = r.access;
+      p[w + P_VA_HI] = r.vaHi;
+      p[w + P_VA_LO] = r.vaLo;
+      p[w + P_LEN] = r.len;
+      p[w + P_NSEG] = out.nseg;
+      p[w + P_OFF0] = out.off0;
+      p[w + P_PS] = out.ps;
+      p[w + P_MTT0] = out.mttIdx0;
+    }
     return out.fault;
   }
 
@@ -163,16 +223,18 @@ export class Protection {
   private translate(r: TranslatedRange, offset: number): boolean {
     const pageSize = POW2[r.ps];
     const at = r.off0 + offset;
-    const page = Math.floor(at / pageSize);
+    const page = Math.floor(at * INV_POW2[r.ps]);
     const inPage = at - page * pageSize;
     const m = this.tables.mtt(r.mttIdx0 + page);
     if (m === undefined || m.length < MTT_ENTRY_BYTES) return false;
     const lo = rd32(m, 4);
     if ((lo & 1) === 0) return false;
     const hi = rd32(m, 0);
-    const base = lo - (lo % 4096);
-    if (hi < SAFE_HI) this.pa = hi * TWO32 + base + inPage;
-    else this.pa = (BigInt(hi) << 32n) + BigInt(base + inPage);
+    const base = (lo & -4096) >>> 0; // the 4 KiB frame (a bit mask: `%` on a double is a library call)
+    if (hi < SAFE_HI) {
+      this.pa = hi * TWO32 + base + inPage;
+      this.paBig = undefined;
+    } else this.paBig = (BigInt(hi) << 32n) + BigInt(base + inPage);
     this.chunk = pageSize - inPage;
     return true;
   }
@@ -182,7 +244,7 @@ export class Protection {
     while (len > 0) {
       if (!this.translate(r, offset)) return false;
       const n = this.chunk < len ? this.chunk : len;
-      dst.set(this.memory.read(this.pa, n, this.initiator), dstOff);
+      this.memory.readInto(this.paBig ?? this.pa, dst, dstOff, n, this.initiator);
       offset += n;
       dstOff += n;
       len -= n;
@@ -198,7 +260,7 @@ export class Protection {
     while (done < len) {
       if (!this.translate(r, offset + done)) return false;
       const n = this.chunk < len - done ? this.chunk : len - done;
-      this.memory.write(this.pa, done === 0 && n === len ? src : src.subarray(done, done + n), this.initiator);
+      this.memory.writeFrom(this.paBig ?? this.pa, src, done, n, this.initiator);
       done += n;
       this.bytesWritten += n;
     }

@@ -10,8 +10,8 @@ import { Grh, GRH_IPVER, Ipv4 } from "../headers/index.ts";
 import { GRH_BYTES, type TransportPacket } from "./packet.ts";
 import { KeyCheck } from "./protection.ts";
 import { QpState, type QpStateValue } from "./qp-state.ts";
-import { SgeList } from "./sgl.ts";
-import { type AddressVector, WrFields } from "./work-request.ts";
+import { SgeList, sgeLists } from "./sgl.ts";
+import { ATOMIC_ARGS_BYTES, INLINE_BYTES, type AddressVector, WrFields } from "./work-request.ts";
 
 export type QpType = "RC" | "UD";
 
@@ -81,21 +81,46 @@ export class SendWqe extends WrFields {
   localError = 0;
   firstPsn = 0;
   lastPsn = 0;
-  /** the payload can be fetched from this time on [ps] */
-  readyPs = 0;
   // UD destination
   remoteQpn = 0;
   qkey = 0;
   dlid = 0;
   sl = 0;
   hasGrh = false;
-  readonly grh = new Uint8Array(40);
+
+  constructor(sgl?: SgeList, atomicArgs?: Uint8Array, inline?: Uint8Array, readonly grh: Uint8Array = new Uint8Array(GRH_BYTES)) {
+    super(sgl, atomicArgs, inline);
+  }
 }
 
 /** one receive-queue slot */
 export class RecvWqe {
   index = 0;
-  readonly sgl = new SgeList();
+  constructor(readonly sgl: SgeList = new SgeList()) {}
+}
+
+/**
+ * `count` send-queue slots. Each kind of per-slot state is made for all slots in turn (the
+ * lists, then the byte buffers as views of one array each, then the slots), not slot by
+ * slot: what the stages touch per packet then lies slot after slot in memory, in the order
+ * they walk the queue, rather than spread among buffers most work requests never use.
+ */
+function sendQueue(count: number): SendWqe[] {
+  const sgls = sgeLists(count);
+  const views = (bytes: number): Uint8Array[] => {
+    const all = new Uint8Array(count * bytes);
+    return Array.from({ length: count }, (_, i) => all.subarray(i * bytes, (i + 1) * bytes));
+  };
+  const atomicArgs = views(ATOMIC_ARGS_BYTES);
+  const inline = views(INLINE_BYTES);
+  const grh = views(GRH_BYTES);
+  return Array.from({ length: count }, (_, i) => new SendWqe(sgls[i], atomicArgs[i], inline[i], grh[i]));
+}
+
+/** `count` receive-queue slots, their lists made first (see sendQueue) */
+function receiveQueue(count: number): RecvWqe[] {
+  const sgls = sgeLists(count);
+  return Array.from({ length: count }, (_, i) => new RecvWqe(sgls[i]));
 }
 
 export const ResourceKind = { none: 0, read: 1, atomic: 2 } as const;
@@ -163,14 +188,17 @@ const DGID = Grh.field("dgid").byteOffset;
 const IPV4_AT = GRH_BYTES - Ipv4.sizeBytes;
 const IPV4_SRC = IPV4_AT + Ipv4.field("src").byteOffset;
 
-/** a FIFO of reusable records */
+/** a FIFO of reusable records, on a ring of a power-of-two size (indexes wrap by mask) */
 export class RecordQueue<T> {
   private items: T[];
+  private mask: number;
   private head = 0;
   private count = 0;
 
   constructor(private readonly make: () => T, initial = 8) {
-    this.items = Array.from({ length: initial }, make);
+    const n = 2 ** Math.ceil(Math.log2(Math.max(1, initial)));
+    this.items = Array.from({ length: n }, make);
+    this.mask = n - 1;
   }
 
   get length(): number {
@@ -180,36 +208,36 @@ export class RecordQueue<T> {
     return this.items[this.head];
   }
   tail(): T {
-    return this.items[(this.head + this.count - 1) % this.items.length];
+    return this.items[(this.head + this.count - 1) & this.mask];
   }
   /** the next free record, appended (its fields are whatever the last user left) */
   push(): T {
     if (this.count === this.items.length) {
       const n = this.items.length;
       const grown: T[] = [];
-      for (let i = 0; i < n; i++) grown.push(this.items[(this.head + i) % n]);
+      for (let i = 0; i < n; i++) grown.push(this.items[(this.head + i) & this.mask]);
       for (let i = n; i < 2 * n; i++) grown.push(this.make());
       this.items = grown;
+      this.mask = 2 * n - 1;
       this.head = 0;
     }
-    const r = this.items[(this.head + this.count) % this.items.length];
+    const r = this.items[(this.head + this.count) & this.mask];
     this.count++;
     return r;
   }
   shift(): void {
-    this.head = (this.head + 1) % this.items.length;
+    this.head = (this.head + 1) & this.mask;
     this.count--;
   }
   /** keeps only records for which `keep` is true, in order */
   filter(keep: (r: T) => boolean): void {
-    const n = this.items.length;
     const kept: T[] = [];
     const dropped: T[] = [];
     for (let i = 0; i < this.count; i++) {
-      const r = this.items[(this.head + i) % n];
+      const r = this.items[(this.head + i) & this.mask];
       (keep(r) ? kept : dropped).push(r);
     }
-    for (let i = this.count; i < n; i++) dropped.push(this.items[(this.head + i) % n]);
+    for (let i = this.count; i < this.items.length; i++) dropped.push(this.items[(this.head + i) & this.mask]);
     this.items = [...kept, ...dropped];
     this.head = 0;
     this.count = kept.length;
@@ -231,6 +259,11 @@ export class TransportQp {
   readonly recvCqn: number;
   readonly sq: readonly SendWqe[];
   readonly sqMask: number;
+  /**
+   * per send-queue slot, when its payload can be fetched [ps] (beside the slots, not in
+   * them: a number kept in an object would be a separate boxed value to fetch)
+   */
+  readonly sqReadyPs: Float64Array;
   readonly rq: readonly RecvWqe[];
   readonly rqMask: number;
 
@@ -325,9 +358,10 @@ export class TransportQp {
     this.recvCqn = c.recvCqn;
     const sq = 2 ** (c.logSqSize ?? 8);
     const rq = 2 ** (c.logRqSize ?? 8);
-    this.sq = Array.from({ length: sq }, () => new SendWqe());
+    this.sq = sendQueue(sq);
     this.sqMask = sq - 1;
-    this.rq = Array.from({ length: rq }, () => new RecvWqe());
+    this.sqReadyPs = new Float64Array(sq);
+    this.rq = receiveQueue(rq);
     this.rqMask = rq - 1;
   }
 

@@ -99,7 +99,8 @@ export class Requester {
     if (qp.rnrUntilPs > this.now) return this.wait(qp.rnrUntilPs);
     const w = qp.wqe(qp.reqIdx);
     if (w.localError !== 0) return ReqState.DONE; // blocked until the completer reaches it
-    if (w.readyPs > this.now) return this.wait(w.readyPs);
+    const readyPs = qp.sqReadyPs[qp.reqIdx & qp.sqMask];
+    if (readyPs > this.now) return this.wait(readyPs);
     this.w = w;
     this.info = WQE_OP_INFO[w.opcode];
     return ReqState.CHECK_FENCE;

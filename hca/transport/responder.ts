@@ -301,7 +301,7 @@ export class Responder {
   }
 
   private payload(): Uint8Array {
-    return this.b.subarray(this.payloadOff, this.payloadOff + this.payloadLen);
+    return this.pkt.view(this.payloadOff, this.payloadLen);
   }
 
   private takeRecvWqe(): RecvWqe {

@@ -16,6 +16,23 @@ import { encodeWorkRequest, type WorkRequestInit } from "./work-request.ts";
 /** a CQE as the driver decodes it */
 export type Cqe = ReturnType<typeof CqeLayout.decode>;
 
+// A poll decodes one CQE per completion: through a codec of every field (each a uint, so
+// the record is all numbers, as CqeLayout.decode gives it) and a record literal generated
+// from the layout's field list (as the codec itself is generated), rather than a
+// field-by-field walk that builds the record one dynamic property at a time.
+const CQE_FIELD_NAMES = CqeLayout.fields.map((f) => f.name as keyof Cqe);
+const cqeCodec = CqeLayout.codec(CQE_FIELD_NAMES);
+const cqeRecord = new Function(
+  "v",
+  `"use strict";\nreturn { ${CQE_FIELD_NAMES.map((n) => `${JSON.stringify(n)}: v[${cqeCodec.slot[n]}]`).join(", ")} };`,
+) as (v: Uint32Array) => Cqe;
+
+/** CqeLayout.decode(buf) of the CQE at offset 0 (the same record); `slots` is scratch space */
+export function decodeCqe(buf: Uint8Array, slots: Uint32Array = new Uint32Array(cqeCodec.slots)): Cqe {
+  cqeCodec.read(buf, 0, slots);
+  return cqeRecord(slots);
+}
+
 export class HostNode {
   readonly memory = new HostMemory();
   readonly tables = new RegionTable();
@@ -24,6 +41,9 @@ export class HostNode {
   private nextCqn = 1;
   private nextQpn = 0x10;
   private readonly ci = new Map<number, number>();
+  /** the CQE being polled (read once, decoded only when it is valid) */
+  private readonly cqe = new Uint8Array(CQE_BYTES);
+  private readonly cqeSlots = new Uint32Array(cqeCodec.slots);
 
   constructor(
     readonly sim: Simulator,
@@ -69,9 +89,9 @@ export class HostNode {
     let ci = this.ci.get(cq.cqn) ?? 0;
     while (out.length < max) {
       const at = Number(cq.ring) + (ci & cq.mask) * CQE_BYTES;
-      const c = CqeLayout.decode(this.memory.read(at, CQE_BYTES));
-      if (c.owner !== ((ci >>> cq.logSize) & 1)) break;
-      out.push(c);
+      this.memory.readInto(at, this.cqe, 0, CQE_BYTES);
+      if (CqeLayout.get(this.cqe, 0, "owner") !== ((ci >>> cq.logSize) & 1)) break;
+      out.push(decodeCqe(this.cqe, this.cqeSlots));
       ci++;
     }
     this.ci.set(cq.cqn, ci);

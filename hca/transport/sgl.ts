@@ -2,6 +2,11 @@
  * A scatter/gather list (up to MAX_SGE data segments, hca/formats DataSeg) with the
  * translation of each segment once its L_Key passed the check. Gather and scatter walk it
  * by byte offset, so a retransmission restarts anywhere in the message.
+ *
+ * A send queue holds thousands of lists, each touched a few times per work request long
+ * after the last time: the lists of a queue keep their numbers (a segment's fields and its
+ * translation side by side) in one shared array, list after list (`sgeLists`), so a stage
+ * walking the queue in order reads memory in order.
  */
 import { DataSeg } from "../formats/index.ts";
 import { TptFault } from "../tpt/index.ts";
@@ -15,34 +20,64 @@ const SEG_LEN = DataSeg.field("byteCount").byteOffset;
 const SEG_LKEY = DataSeg.field("lkey").byteOffset;
 const SEG_ADDR = DataSeg.field("addr").byteOffset;
 
+/** a segment's numbers in SgeList.seg: its DataSeg fields, then its translation (KeyCheck) */
+const S_LEN = 0;
+const S_LKEY = 1;
+const S_VA_HI = 2;
+const S_VA_LO = 3;
+const S_OFF0 = 4;
+const S_PS = 5;
+const S_MTT0 = 6;
+/** numbers per segment (8 doubles: one 64-byte cache line) */
+const S_WORDS = 8;
+
+// what the lists hand the protection checks and DMA: one request and one range, reused
 const req = new KeyRequest();
+const checked = new KeyCheck();
+const range = new KeyCheck();
+
+/** numbers one list takes in a store */
+const LIST_WORDS = MAX_SGE * S_WORDS;
+
+/** `count` lists sharing one store, made one after the other (a queue's lists) */
+export function sgeLists(count: number): SgeList[] {
+  const store = new Float64Array(count * LIST_WORDS);
+  return Array.from({ length: count }, (_, i) => new SgeList(store, i * LIST_WORDS));
+}
 
 export class SgeList {
   /** segments in use */
   n = 0;
   /** sum of the segment lengths [bytes] */
   total = 0;
-  readonly vaHi = new Uint32Array(MAX_SGE);
-  readonly vaLo = new Uint32Array(MAX_SGE);
-  readonly len = new Uint32Array(MAX_SGE);
-  readonly lkey = new Uint32Array(MAX_SGE);
-  /** per segment, its translation once validate() accepted it */
-  readonly range: readonly KeyCheck[] = Array.from({ length: MAX_SGE }, () => new KeyCheck());
   /** validate() ran and accepted every segment */
   validated = false;
+
+  constructor(
+    /** where the segments are: S_WORDS numbers each, from `base` on */
+    private readonly seg: Float64Array = new Float64Array(LIST_WORDS),
+    private readonly base = 0,
+  ) {}
+
+  /** length of segment i [bytes] */
+  len(i: number): number {
+    return this.seg[this.base + i * S_WORDS + S_LEN];
+  }
 
   /** loads `n` data segments from `buf` at `off` */
   loadDataSegs(buf: Uint8Array, off: number, n: number): void {
     this.n = n;
     this.total = 0;
     this.validated = false;
+    const s = this.seg;
     for (let i = 0; i < n; i++) {
       const o = off + i * SEG;
+      const w = this.base + i * S_WORDS;
       const len = rd32(buf, o + SEG_LEN);
-      this.len[i] = len;
-      this.lkey[i] = rd32(buf, o + SEG_LKEY);
-      this.vaHi[i] = rd32(buf, o + SEG_ADDR);
-      this.vaLo[i] = rd32(buf, o + SEG_ADDR + 4);
+      s[w + S_LEN] = len;
+      s[w + S_LKEY] = rd32(buf, o + SEG_LKEY);
+      s[w + S_VA_HI] = rd32(buf, o + SEG_ADDR);
+      s[w + S_VA_LO] = rd32(buf, o + SEG_ADDR + 4);
       this.total += len;
     }
   }
@@ -55,28 +90,43 @@ export class SgeList {
 
   /** checks every segment's L_Key for `access` in `pd`; returns TptFault.ok or the first fault */
   validate(prot: Protection, pd: number, access: number): number {
+    const s = this.seg;
     for (let i = 0; i < this.n; i++) {
-      req.key = this.lkey[i];
+      const w = this.base + i * S_WORDS;
+      req.key = s[w + S_LKEY];
       req.pd = pd;
       req.access = access;
-      req.vaHi = this.vaHi[i];
-      req.vaLo = this.vaLo[i];
-      req.len = this.len[i];
-      const f = prot.check(req, this.range[i]);
+      req.vaHi = s[w + S_VA_HI];
+      req.vaLo = s[w + S_VA_LO];
+      req.len = s[w + S_LEN];
+      const f = prot.check(req, checked);
       if (f !== TptFault.ok) return f;
+      s[w + S_OFF0] = checked.off0;
+      s[w + S_PS] = checked.ps;
+      s[w + S_MTT0] = checked.mttIdx0;
     }
     this.validated = true;
     return TptFault.ok;
   }
 
+  /** the translation of segment i (valid once validate() accepted it), in the shared range */
+  private range(i: number): KeyCheck {
+    const s = this.seg;
+    const w = this.base + i * S_WORDS;
+    range.off0 = s[w + S_OFF0];
+    range.ps = s[w + S_PS];
+    range.mttIdx0 = s[w + S_MTT0];
+    return range;
+  }
+
   /** copies `len` bytes from message offset `offset` into dst[dstOff..]; false on a fault */
   read(prot: Protection, offset: number, len: number, dst: Uint8Array, dstOff: number): boolean {
     let i = 0;
-    while (i < this.n && offset >= this.len[i]) offset -= this.len[i++];
+    while (i < this.n && offset >= this.len(i)) offset -= this.len(i++);
     while (len > 0) {
       if (i >= this.n) return false;
-      const n = Math.min(len, this.len[i] - offset);
-      if (!prot.read(this.range[i], offset, n, dst, dstOff)) return false;
+      const n = Math.min(len, this.len(i) - offset);
+      if (!prot.read(this.range(i), offset, n, dst, dstOff)) return false;
       dstOff += n;
       len -= n;
       offset = 0;
@@ -88,12 +138,12 @@ export class SgeList {
   /** writes `src` at message offset `offset`; false on a fault or if it does not fit */
   write(prot: Protection, offset: number, src: Uint8Array): boolean {
     let i = 0;
-    while (i < this.n && offset >= this.len[i]) offset -= this.len[i++];
+    while (i < this.n && offset >= this.len(i)) offset -= this.len(i++);
     let done = 0;
     while (done < src.length) {
       if (i >= this.n) return false;
-      const n = Math.min(src.length - done, this.len[i] - offset);
-      if (!prot.write(this.range[i], offset, n === src.length ? src : src.subarray(done, done + n))) return false;
+      const n = Math.min(src.length - done, this.len(i) - offset);
+      if (!prot.write(this.range(i), offset, n === src.length ? src : src.subarray(done, done + n))) return false;
       done += n;
       offset = 0;
       i++;

@@ -6,6 +6,7 @@
  */
 import type { Prng, Simulator } from "../../core/index.ts";
 import type { TransportEngine } from "./engine.ts";
+import { Fifo, NumberFifo } from "./fifo.ts";
 import type { TransportPacket } from "./packet.ts";
 
 export interface WireOptions {
@@ -35,10 +36,9 @@ export interface WireStats {
 
 /** one direction: in-order deliveries wait in a FIFO served by one pending event */
 class Direction {
-  /** in-order deliveries: packets and their arrival times, from `head` on */
-  private readonly pkts: TransportPacket[] = [];
-  private readonly times: number[] = [];
-  private head = 0;
+  /** in-order deliveries: packets and their arrival times [ps] */
+  private readonly pkts = new Fifo<TransportPacket>();
+  private readonly times = new NumberFifo();
   private eventAt = Infinity;
   private lineFreePs = 0;
   private readonly onEvent = (): void => this.deliverDue();
@@ -60,24 +60,29 @@ class Direction {
     const ser = o.bytesPerSecond === undefined ? 0 : Math.ceil((pkt.length * 1e12) / o.bytesPerSecond);
     this.lineFreePs = start + ser;
     const at = start + ser + o.delayPs;
-    const p = o.prng;
-    if (p !== undefined) {
-      if (o.drop !== undefined && p.bool(o.drop)) {
-        w.stats.dropped++;
-        pkt.release();
-        return;
-      }
-      if (o.duplicate !== undefined && p.bool(o.duplicate)) {
-        w.stats.duplicated++;
-        const copy = this.from.pool.get();
-        copy.copyFrom(pkt);
-        this.enqueue(copy, at);
-      }
-      if (o.reorder !== undefined && p.bool(o.reorder)) {
-        w.stats.reordered++;
-        this.sim.schedule(at + (o.reorderDelayPs ?? 4 * o.delayPs), () => this.deliver(pkt));
-        return;
-      }
+    if (o.prng !== undefined) this.sendWithFaults(pkt, at, o.prng);
+    else this.enqueue(pkt, at);
+  }
+
+  /** the fault draws for a packet due `at`, in a fixed order (drop, duplicate, reorder) */
+  private sendWithFaults(pkt: TransportPacket, at: number, p: Prng): void {
+    const w = this.wire;
+    const o = w.options;
+    if (o.drop !== undefined && p.bool(o.drop)) {
+      w.stats.dropped++;
+      pkt.release();
+      return;
+    }
+    if (o.duplicate !== undefined && p.bool(o.duplicate)) {
+      w.stats.duplicated++;
+      const copy = this.from.pool.get();
+      copy.copyFrom(pkt);
+      this.enqueue(copy, at);
+    }
+    if (o.reorder !== undefined && p.bool(o.reorder)) {
+      w.stats.reordered++;
+      this.sim.post(at + (o.reorderDelayPs ?? 4 * o.delayPs), () => this.deliver(pkt));
+      return;
     }
     this.enqueue(pkt, at);
   }
@@ -87,7 +92,7 @@ class Direction {
     this.times.push(at);
     if (at < this.eventAt) {
       this.eventAt = at;
-      this.sim.schedule(at, this.onEvent);
+      this.sim.post(at, this.onEvent);
     }
   }
 
@@ -96,19 +101,13 @@ class Direction {
     if (now === this.eventAt) this.eventAt = Infinity;
     const p = this.pkts;
     const t = this.times;
-    while (this.head < p.length && t[this.head] <= now) {
-      const pkt = p[this.head];
-      p[this.head++] = undefined as unknown as TransportPacket;
-      this.deliver(pkt);
+    while (p.length > 0 && t.peek() <= now) {
+      t.shift();
+      this.deliver(p.shift()!);
     }
-    if (this.head > 1024 && this.head * 2 > p.length) {
-      p.splice(0, this.head);
-      t.splice(0, this.head);
-      this.head = 0;
-    }
-    if (this.head < p.length && t[this.head] < this.eventAt) {
-      this.eventAt = t[this.head];
-      this.sim.schedule(this.eventAt, this.onEvent);
+    if (p.length > 0 && t.peek() < this.eventAt) {
+      this.eventAt = t.peek();
+      this.sim.post(this.eventAt, this.onEvent);
     }
   }
 

@@ -17,6 +17,7 @@ import { DataSeg, type Sge } from "../formats/index.ts";
 import { Grh, GRH_IPVER, GRH_NXTHDR_IBA } from "../headers/index.ts";
 import { rd16, rd32 } from "./eth.ts";
 import { MAX_SGE, SgeList } from "./sgl.ts";
+import { WQE_OP_INFO, WqeKind } from "./opcodes.ts";
 
 const W = {
   opcode: WorkRequest.field("opcode").byteOffset,
@@ -31,10 +32,15 @@ const W = {
   compare: WorkRequest.field("compare").byteOffset,
   payload: WorkRequest.field("payload").byteOffset,
 };
+/** 1 for the WQE opcodes (a byte) of atomics, whose operands `load` copies */
+const ATOMIC_WQE_OPCODE = Uint8Array.from({ length: 256 }, (_, op) => (WQE_OP_INFO[op]?.kind === WqeKind.atomic ? 1 : 0));
 /** payload-area offset of a masked atomic's masks: after its one SGE */
 export const MASKED_MASKS_OFFSET = DataSeg.sizeBytes;
 /** bytes of a WorkRequest record */
 export const WORK_REQUEST_BYTES = WorkRequest.sizeBytes;
+/** bytes of WrFields.atomicArgs and WrFields.inline */
+export const ATOMIC_ARGS_BYTES = 32;
+export const INLINE_BYTES = WorkRequest.field("payload").bits / 8;
 
 /** where a UD send goes */
 export interface AddressVector {
@@ -60,14 +66,17 @@ export class WrFields {
   raddrHi = 0;
   raddrLo = 0;
   rkey = 0;
-  /** swap/add, compare, swap mask, compare mask: 8 bytes each, wire (big-endian) order */
-  readonly atomicArgs = new Uint8Array(32);
-  readonly sgl = new SgeList();
-  /** inline payload (valid when flags has WrFlag.inline) */
-  readonly inline = new Uint8Array(WorkRequest.field("payload").bits / 8);
   inlineLen = 0;
   /** total message length [bytes] */
   length = 0;
+
+  constructor(
+    readonly sgl: SgeList = new SgeList(),
+    /** swap/add, compare, swap mask, compare mask: 8 bytes each, wire (big-endian) order */
+    readonly atomicArgs: Uint8Array = new Uint8Array(ATOMIC_ARGS_BYTES),
+    /** inline payload (valid when flags has WrFlag.inline) */
+    readonly inline: Uint8Array = new Uint8Array(INLINE_BYTES),
+  ) {}
 
   /** loads a WorkRequest record (its `index` field is not used: the transport counts WQEs itself) */
   load(rec: Uint8Array): void {
@@ -78,10 +87,13 @@ export class WrFields {
     this.raddrHi = rd32(rec, W.raddr);
     this.raddrLo = rd32(rec, W.raddr + 4);
     this.rkey = rd32(rec, W.rkey);
-    const a = this.atomicArgs;
-    for (let k = 0; k < 16; k++) {
-      a[k] = rec[W.swapAdd + k];
-      a[16 + k] = rec[W.payload + MASKED_MASKS_OFFSET + k];
+    if (ATOMIC_WQE_OPCODE[this.opcode] === 1) {
+      // operands and masks matter to atomics only (the requester reads them for no other WQE)
+      const a = this.atomicArgs;
+      for (let k = 0; k < 16; k++) {
+        a[k] = rec[W.swapAdd + k];
+        a[16 + k] = rec[W.payload + MASKED_MASKS_OFFSET + k];
+      }
     }
     if (this.flags & WrFlag.inline) {
       this.inlineLen = Math.min(rd16(rec, W.inlineBytes), this.inline.length);
