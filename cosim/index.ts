@@ -8,5 +8,6 @@ export * from "./protocol.ts";
 export { outputReady } from "./ready-pattern.ts";
 export * from "./rtl-process.ts";
 export * from "./rtl-server.ts";
+export * from "./rtl-session.ts";
 export * from "./scoreboard.ts";
 export * from "./yaml-source.ts";

@@ -34,3 +34,7 @@ export { Eth2IbTwin } from "./gateway/eth2ib.ts";
 export { Ib2EthTwin } from "./gateway/ib2eth.ts";
 export * from "./doorbell/index.ts";
 export * from "./tpt/index.ts";
+
+// the transport (requester, responder, completer) and the wire (framing, links, faults, switch)
+export * from "./transport/index.ts";
+export * from "./link/index.ts";
