@@ -99,6 +99,9 @@ function sorted<V>(m: ReadonlyMap<number, V>, f: (v: V) => string): [number, str
  * of an invalid entry): such a throw is a firmware bug, not a command error.
  */
 export class ModelDeviceBus implements DeviceBus {
+  /** `name` starts the messages of the throws (a bus that keeps part of its tables in one of these names itself) */
+  constructor(private readonly name = "ModelDeviceBus") {}
+
   private sizes: TableSizes | null = null;
   private readonly ports = new Set<number>();
   readonly mpt = new Map<number, Uint8Array>();
@@ -110,7 +113,7 @@ export class ModelDeviceBus implements DeviceBus {
   private tptSyncs = 0;
 
   configure(sizes: TableSizes): void {
-    if (this.sizes !== null) throw new Error("ModelDeviceBus.configure: already configured (CLOSE_HCA first)");
+    if (this.sizes !== null) throw new Error(`${this.name}.configure: already configured (CLOSE_HCA first)`);
     this.sizes = { ...sizes };
   }
 
@@ -141,7 +144,7 @@ export class ModelDeviceBus implements DeviceBus {
   }
   writeMtt(index: number, entries: Uint8Array): void {
     const n = entries.length / 8;
-    if (!Number.isInteger(n) || n < 1) throw new Error(`ModelDeviceBus.writeMtt: ${entries.length} bytes is not a whole number of 8-byte entries`);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${this.name}.writeMtt: ${entries.length} bytes is not a whole number of 8-byte entries`);
     this.check("mtts", index);
     this.check("mtts", index + n - 1);
     for (let i = 0; i < n; i++) this.mtt.set(index + i, entries.slice(8 * i, 8 * i + 8));
@@ -176,7 +179,7 @@ export class ModelDeviceBus implements DeviceBus {
   }
   mapEvent(eventType: number, eqn: number | null): void {
     this.need();
-    if (!Number.isInteger(eventType) || eventType < 0 || eventType > 63) throw new Error(`ModelDeviceBus.mapEvent: event type ${eventType}`);
+    if (!Number.isInteger(eventType) || eventType < 0 || eventType > 63) throw new Error(`${this.name}.mapEvent: event type ${eventType}`);
     if (eqn === null) this.eventMap.delete(eventType);
     else {
       this.check("eqs", eqn);
@@ -210,21 +213,23 @@ export class ModelDeviceBus implements DeviceBus {
     };
   }
 
-  private need(): TableSizes {
-    if (this.sizes === null) throw new Error("ModelDeviceBus: the tables are not configured (INIT_HCA first)");
+  /** the configured sizes; throws before INIT_HCA */
+  need(): TableSizes {
+    if (this.sizes === null) throw new Error(`${this.name}: the tables are not configured (INIT_HCA first)`);
     return this.sizes;
   }
 
-  private check(table: keyof TableSizes, index: number): void {
+  /** throws unless `index` lies inside the configured `table` */
+  check(table: keyof TableSizes, index: number): void {
     const n = this.need()[table];
     if (!Number.isInteger(index) || index < 0 || index >= n) {
-      throw new RangeError(`ModelDeviceBus: ${table} index ${index} outside the table (0..${n - 1})`);
+      throw new RangeError(`${this.name}: ${table} index ${index} outside the table (0..${n - 1})`);
     }
   }
 
   private read(m: Map<number, Uint8Array>, what: string, index: number): Uint8Array {
     const v = m.get(index);
-    if (v === undefined) throw new Error(`ModelDeviceBus: ${what} ${index} is not valid`);
+    if (v === undefined) throw new Error(`${this.name}: ${what} ${index} is not valid`);
     return v.slice();
   }
 }

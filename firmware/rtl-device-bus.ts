@@ -29,7 +29,7 @@ import {
   readMptTxn, readMttTxn, readQpOwnerTxn, resetQpTxns, writeCqContextTxns, writeMptTxns, writeMttTxns, writeQpContextTxns,
   limitsWithin, type ConfigBlock, type ConfigTxn, type RtlTableCapacity,
 } from "./device-config.ts";
-import { toHex, type DeviceBus, type DeviceTables, type TableSizes } from "./device-bus.ts";
+import { ModelDeviceBus, toHex, type DeviceBus, type DeviceTables, type TableSizes } from "./device-bus.ts";
 import { DEFAULT_LIMITS, type DeviceLimits } from "./firmware.ts";
 
 /** the blocks this bus runs as RTL */
@@ -66,14 +66,12 @@ export class RtlDeviceBus implements DeviceBus {
   /** the last error a call failed with (the firmware reports only INTERNAL_ERR) */
   lastError: Error | undefined;
 
-  // held in TypeScript (see the header)
-  private sizes: TableSizes | null = null;
-  private readonly ports = new Set<number>();
-  private readonly eq = new Map<number, Uint8Array>();
-  private readonly eventMap = new Map<number, number>();
-  private readonly cq = new Map<number, Uint8Array>();
-  private readonly qp = new Map<number, Uint8Array>();
-  private tptSyncs = 0;
+  /**
+   * What is held in TypeScript (see the header): sizes, ports, EQ contexts, the event map,
+   * SYNC_TPT calls, and the CQ and QP contexts whose ownership the doorbell RTL holds.
+   * Its MPT and MTT maps stay empty: those tables live in the tpt RTL.
+   */
+  private readonly held = new ModelDeviceBus("RtlDeviceBus");
 
   private constructor(
     private readonly sessions: Readonly<Record<RtlBlock, RtlSession>>,
@@ -127,7 +125,6 @@ export class RtlDeviceBus implements DeviceBus {
 
   configure(sizes: TableSizes): Promise<void> {
     return this.guard(async () => {
-      if (this.sizes !== null) throw new Error("RtlDeviceBus.configure: already configured (CLOSE_HCA first)");
       const c = this.capacity;
       const over: [keyof RtlTableCapacity, RtlBlock, string][] = [["qps", "doorbell", "QP_ENTRIES"], ["cqs", "doorbell", "CQ_ENTRIES"], ["mpts", "tpt", "MPT_ENTRIES"], ["mtts", "tpt", "MTT_ENTRIES"]];
       for (const [t, block, param] of over) {
@@ -135,25 +132,19 @@ export class RtlDeviceBus implements DeviceBus {
           throw new RangeError(`INIT_HCA asks for ${sizes[t]} ${t.slice(0, -1).toUpperCase()} entries; the ${block} RTL holds ${param}=${c[t]} (start the firmware with RtlDeviceBus.limits(), or build the block larger)`);
         }
       }
-      this.sizes = { ...sizes };
+      this.held.configure(sizes);
     });
   }
 
   reset(): Promise<void> {
     return this.guard(async () => {
       await Promise.all([this.sessions.tpt.reset(), this.sessions.doorbell.reset()]);
-      this.sizes = null;
-      this.ports.clear();
-      for (const t of [this.eq, this.cq, this.qp]) t.clear();
-      this.eventMap.clear();
-      this.tptSyncs = 0;
+      this.held.reset();
     });
   }
 
   setPortUp(port: number, up: boolean): void {
-    this.need();
-    if (up) this.ports.add(port);
-    else this.ports.delete(port);
+    this.held.setPortUp(port, up);
   }
 
   writeMpt(index: number, entry: Uint8Array): Promise<void> {
@@ -184,15 +175,14 @@ export class RtlDeviceBus implements DeviceBus {
   }
 
   syncTpt(): void {
-    this.need();
-    this.tptSyncs++;
+    this.held.syncTpt();
   }
 
   writeCqContext(cqn: number, context: Uint8Array): Promise<void> {
     return this.guard(async () => {
       this.check("cqs", cqn);
       await this.send(writeCqContextTxns(cqn, context));
-      this.cq.set(cqn, context.slice());
+      this.held.writeCqContext(cqn, context);
     });
   }
 
@@ -200,7 +190,7 @@ export class RtlDeviceBus implements DeviceBus {
     return this.guard(async () => {
       this.check("cqs", cqn);
       await this.send(invalidateCqTxns(cqn));
-      this.cq.delete(cqn);
+      this.held.invalidateCq(cqn);
     });
   }
 
@@ -208,43 +198,33 @@ export class RtlDeviceBus implements DeviceBus {
     return this.guard(async () => {
       this.check("cqs", cqn);
       const [a] = await this.read("doorbell", [readCqOwnerTxn(cqn)]);
-      const ctx = withOwner(this.cq.get(cqn), ownerFromReadback(a!, "cq", cqn), CqContext);
+      const ctx = withOwner(this.held.cq.get(cqn), ownerFromReadback(a!, "cq", cqn), CqContext);
       if (ctx === null) throw new Error(`RtlDeviceBus: CQ ${cqn} is not hardware-owned in the doorbell RTL`);
       return ctx;
     });
   }
 
   writeEqContext(eqn: number, context: Uint8Array): void {
-    this.check("eqs", eqn);
-    this.eq.set(eqn, context.slice());
+    this.held.writeEqContext(eqn, context);
   }
 
   invalidateEq(eqn: number): void {
-    this.check("eqs", eqn);
-    this.eq.delete(eqn);
+    this.held.invalidateEq(eqn);
   }
 
   readEqContext(eqn: number): Uint8Array {
-    const v = this.eq.get(eqn);
-    if (v === undefined) throw new Error(`RtlDeviceBus: EQ ${eqn} is not valid`);
-    return v.slice();
+    return this.held.readEqContext(eqn);
   }
 
   mapEvent(eventType: number, eqn: number | null): void {
-    this.need();
-    if (!Number.isInteger(eventType) || eventType < 0 || eventType > 63) throw new Error(`RtlDeviceBus.mapEvent: event type ${eventType}`);
-    if (eqn === null) this.eventMap.delete(eventType);
-    else {
-      this.check("eqs", eqn);
-      this.eventMap.set(eventType, eqn);
-    }
+    this.held.mapEvent(eventType, eqn);
   }
 
   writeQpContext(qpn: number, context: Uint8Array): Promise<void> {
     return this.guard(async () => {
       this.check("qps", qpn);
       await this.send(writeQpContextTxns(qpn, context));
-      this.qp.set(qpn, context.slice());
+      this.held.writeQpContext(qpn, context);
     });
   }
 
@@ -252,7 +232,7 @@ export class RtlDeviceBus implements DeviceBus {
     return this.guard(async () => {
       this.check("qps", qpn);
       await this.send(resetQpTxns(qpn));
-      this.qp.delete(qpn);
+      this.held.resetQp(qpn);
     });
   }
 
@@ -260,7 +240,7 @@ export class RtlDeviceBus implements DeviceBus {
     return this.guard(async () => {
       this.check("qps", qpn);
       const [a] = await this.read("doorbell", [readQpOwnerTxn(qpn)]);
-      const ctx = withOwner(this.qp.get(qpn), ownerFromReadback(a!, "qp", qpn), QpContext);
+      const ctx = withOwner(this.held.qp.get(qpn), ownerFromReadback(a!, "qp", qpn), QpContext);
       if (ctx === null) throw new Error(`RtlDeviceBus: QP ${qpn} is not held by the doorbell RTL`);
       return ctx;
     });
@@ -269,7 +249,8 @@ export class RtlDeviceBus implements DeviceBus {
   /** reads every entry of the configured tables back from the RTL (two round trips, one per block, in parallel) */
   snapshot(): Promise<DeviceTables> {
     return this.guard(async () => {
-      const s = this.sizes;
+      const tables = this.held.snapshot();
+      const s = tables.sizes;
       const mpt: [number, string][] = [];
       const mtt: [number, string][] = [];
       const cq: [number, string][] = [];
@@ -289,26 +270,15 @@ export class RtlDeviceBus implements DeviceBus {
           if (e !== null) mtt.push([i, toHex(e)]);
         }
         for (let i = 0; i < s.qps; i++) {
-          const ctx = withOwner(this.qp.get(i), ownerFromReadback(dbAnswers[i]!, "qp", i), QpContext);
+          const ctx = withOwner(this.held.qp.get(i), ownerFromReadback(dbAnswers[i]!, "qp", i), QpContext);
           if (ctx !== null) qp.push([i, toHex(ctx)]);
         }
         for (let i = 0; i < s.cqs; i++) {
-          const ctx = withOwner(this.cq.get(i), ownerFromReadback(dbAnswers[s.qps + i]!, "cq", i), CqContext);
+          const ctx = withOwner(this.held.cq.get(i), ownerFromReadback(dbAnswers[s.qps + i]!, "cq", i), CqContext);
           if (ctx !== null) cq.push([i, toHex(ctx)]);
         }
       }
-      const sorted = (m: ReadonlyMap<number, Uint8Array>) => [...m.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, toHex(v)] as const);
-      return {
-        sizes: s === null ? null : { ...s },
-        portsUp: [...this.ports].sort((a, b) => a - b),
-        mpt,
-        mtt,
-        cq,
-        eq: sorted(this.eq),
-        qp,
-        eventMap: [...this.eventMap.entries()].sort((a, b) => a[0] - b[0]),
-        tptSyncs: this.tptSyncs,
-      };
+      return { ...tables, mpt, mtt, cq, qp };
     });
   }
 
@@ -340,14 +310,8 @@ export class RtlDeviceBus implements DeviceBus {
     return answers.map((a) => a.data);
   }
 
-  private need(): TableSizes {
-    if (this.sizes === null) throw new Error("RtlDeviceBus: the tables are not configured (INIT_HCA first)");
-    return this.sizes;
-  }
-
   private check(table: keyof TableSizes, index: number): void {
-    const n = this.need()[table];
-    if (!Number.isInteger(index) || index < 0 || index >= n) throw new RangeError(`RtlDeviceBus: ${table} index ${index} outside the table (0..${n - 1})`);
+    this.held.check(table, index);
   }
 }
 
