@@ -2,7 +2,6 @@
  * The gateway end to end: the shipped scenarios' configurations in lockstep (shortened),
  * a configuration that cannot hold line rate, captures, and the sweep.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { readPcap } from "../core/pcap.ts";
 import { loadScenario } from "./scenario.ts";
 import { runScenario } from "./runner.ts";
 import { formatSweep, runSweep, sweepSvg } from "./sweep.ts";
+import { tsharkAvailable, tsharkFields } from "../core/tshark.ts";
 
 const scenario = (name: string) => loadScenario(new URL(`./scenarios/${name}.yaml`, import.meta.url).pathname);
 
@@ -21,14 +21,7 @@ function shortened(name: string, durationUs: number) {
   return sc;
 }
 
-const hasTshark = (() => {
-  try {
-    execFileSync("tshark", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasTshark = tsharkAvailable();
 
 describe("gateway in lockstep", () => {
   it("6×1 GbE: 64-byte frames at 100% of line rate both ways on all ports, no drops, model = RTL", async () => {
@@ -65,10 +58,9 @@ describe("gateway in lockstep", () => {
     expect(eth.linkType).toBe(1);
     expect(eth.packets.every((p) => p.data.length === 64)).toBe(true); // padded to 60, plus the FCS
     if (hasTshark) {
-      const out = execFileSync("tshark", ["-r", join(pcapDir, "m_ib_axis.pcap"), "-c", "3", "-T", "fields", "-e", "infiniband.lrh.slid", "-e", "infiniband.bth.opcode", "-e", "infiniband.deth.srcqp"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-      const lines = out.trim().split("\n");
-      expect(lines).toHaveLength(3);
-      for (const l of lines) expect(l.split("\t")).toEqual(["1", "100", "0x00000048"]);
+      const rows = tsharkFields(join(pcapDir, "m_ib_axis.pcap"), ["infiniband.lrh.slid", "infiniband.bth.opcode", "infiniband.deth.srcqp"], { count: 3 });
+      expect(rows).toHaveLength(3);
+      for (const r of rows) expect(r).toEqual(["1", "100", "0x00000048"]);
     }
   });
 

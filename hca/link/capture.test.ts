@@ -3,7 +3,6 @@
  * IPv4/IPv6, UDP, LRH, GRH, BTH and each extension header the opcode table lists — must be
  * there, and nothing malformed.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,15 +15,9 @@ import { IbFramer } from "./ib-framing.ts";
 import { Link } from "./link.ts";
 import { RoceFramer } from "./roce-framing.ts";
 import { samplePacket } from "./sample-packets.ts";
+import { tsharkAvailable, tsharkFields } from "../../core/tshark.ts";
 
-const hasTshark = (() => {
-  try {
-    execFileSync("tshark", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasTshark = tsharkAvailable();
 
 /** a tshark field that is present when an extension header was dissected */
 const EXT_FIELD: Record<ExtensionHeader, string> = {
@@ -68,11 +61,6 @@ function traffic(link: Link, framers: { frame(p: Uint8Array): import("./frame.ts
   return sent;
 }
 
-function tshark(file: string, fields: string[]): string[][] {
-  const out = execFileSync("tshark", ["-r", file, "-T", "fields", "-E", "occurrence=f", ...fields.flatMap((f) => ["-e", f])], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  return out.trimEnd().split("\n").map((l) => l.split("\t"));
-}
-
 const dir = mkdtempSync(join(tmpdir(), "hcasim-link-"));
 
 describe("link captures", () => {
@@ -88,7 +76,7 @@ describe("link captures", () => {
     writeFileSync(file, cap.toBytes());
     expect(readPcap(cap.toBytes()).linkType).toBe(1);
     const exts = Object.values(EXT_FIELD);
-    const rows = tshark(file, ["frame.protocols", "udp.dstport", "infiniband.bth.opcode", "infiniband.bth.psn", "ip.dst", "ipv6.dst", "_ws.malformed", ...exts]);
+    const rows = tsharkFields(file, ["frame.protocols", "udp.dstport", "infiniband.bth.opcode", "infiniband.bth.psn", "ip.dst", "ipv6.dst", "_ws.malformed", ...exts]);
     expect(rows).toHaveLength(sent.length);
     rows.forEach((r, i) => {
       const s = sent[i]!;
@@ -113,7 +101,7 @@ describe("link captures", () => {
     writeFileSync(file, cap.toBytes());
     expect(readPcap(cap.toBytes()).linkType).toBe(197);
     const exts = Object.values(EXT_FIELD);
-    const rows = tshark(file, ["frame.protocols", "infiniband.lrh.slid", "infiniband.lrh.dlid", "infiniband.grh.dgid", "infiniband.bth.opcode", "infiniband.bth.psn", "_ws.malformed", ...exts]);
+    const rows = tsharkFields(file, ["frame.protocols", "infiniband.lrh.slid", "infiniband.lrh.dlid", "infiniband.grh.dgid", "infiniband.bth.opcode", "infiniband.bth.psn", "_ws.malformed", ...exts]);
     expect(rows).toHaveLength(sent.length);
     rows.forEach((r, i) => {
       const s = sent[i]!;

@@ -3,7 +3,6 @@
  * --seed, --count, --pcap (each capture dissected by tshark header by header, and every
  * ICRC/VCRC right per `hcasim icrc-check`), and scenario errors at file:line:col.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -13,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { parseYaml, SourceError } from "../../cosim/index.ts";
 import { icrcCheckFile } from "../icrc-check.ts";
 import { parsePerftestScenario } from "./scenario.ts";
+import { tsharkAvailable, tsharkFields } from "../../core/tshark.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const SCENARIOS = join(ROOT, "testbench/scenarios");
@@ -30,14 +30,7 @@ function file(text: string): string {
   return f;
 }
 
-const hasTshark = (() => {
-  try {
-    execFileSync("tshark", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasTshark = tsharkAvailable();
 
 /**
  * The fields of every packet. The "eth_over_ib" heuristic of InfiniBand payloads is off: it
@@ -45,8 +38,7 @@ const hasTshark = (() => {
  * packet that has nothing to do with the headers.
  */
 function tshark(path: string, fields: string[]): string[][] {
-  const out = execFileSync("tshark", ["-r", path, "--disable-heuristic", "eth_over_ib", "-T", "fields", "-E", "occurrence=f", ...fields.flatMap((f) => ["-e", f])], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  return out.replace(/\n+$/, "").split("\n").map((l) => l.split("\t"));
+  return tsharkFields(path, fields, { disableHeuristics: ["eth_over_ib"] });
 }
 
 const SMALL_WRITE = `
