@@ -7,7 +7,11 @@ import { execFileSync } from "node:child_process";
 
 let available: boolean | undefined;
 
-/** whether tshark runs on this machine (`make setup` installs it); asked once per process */
+/**
+ * Whether tshark runs on this machine; asked once per process. Tests that need it skip
+ * without it on a developer's machine, but under CI (`CI` set) a missing tshark throws:
+ * `make setup` installs it, so its absence is a broken setup, not a reason to pass.
+ */
 export function tsharkAvailable(): boolean {
   if (available === undefined) {
     try {
@@ -17,6 +21,7 @@ export function tsharkAvailable(): boolean {
       available = false;
     }
   }
+  if (!available && process.env.CI) throw new Error("tshark is not installed, yet CI is set: `make setup` should have installed it (apt package tshark)");
   return available;
 }
 
