@@ -155,32 +155,18 @@ function padded(rec: Uint8Array): Uint8Array {
 const OUTPUT_SLAB = new RecordSlab();
 
 /**
- * A fast writer for the integer fields `names` of `layout` (each ≤ 32 bits, byte-aligned
- * whole bytes or inside one byte), placed from the layout's own offsets: the twin emits a
- * record per fetch, and Layout.encode's generality costs a third of the twin's time.
- * doorbell-twin.test.ts checks it against Layout.encode.
+ * A writer for the integer fields `names` (each ≤ 32 bits) of `layout`: a record per call,
+ * cut from the output slab and filled by the layout's generated codec (Layout.codec), since
+ * Layout.encode's generality costs a third of the twin's time. doorbell-twin.test.ts checks
+ * it against Layout.encode.
  */
 export function recordWriter(layout: Layout, names: readonly string[]): (values: ArrayLike<number>) => Uint8Array {
-  const plan = names.map((n) => {
-    const f = layout.field(n);
-    const inByte = (f.bitOffset & 7) + f.bits <= 8;
-    if (!inByte && (f.bitOffset % 8 !== 0 || f.bits % 8 !== 0 || f.bits > 32)) {
-      throw new Error(`recordWriter: ${layout.name}.${n} is neither whole bytes nor inside one byte`);
-    }
-    return { byte: f.byteOffset, bytes: f.bits >>> 3, inByte, shift: 8 - (f.bitOffset & 7) - f.bits, mask: 2 ** f.bits - 1 };
-  });
+  const codec = layout.codec(names);
+  if (codec.slots !== names.length) throw new Error(`recordWriter: ${layout.name} has fields wider than 32 bits among ${names.join(", ")} (use Layout.codec)`);
   const size = layout.sizeBytes;
   return (values) => {
     const b = OUTPUT_SLAB.take(size);
-    for (let i = 0; i < plan.length; i++) {
-      const p = plan[i];
-      const v = values[i] & p.mask;
-      if (p.inByte) {
-        b[p.byte] |= v << p.shift;
-      } else {
-        for (let k = p.bytes - 1, x = v; k >= 0; k--, x = Math.floor(x / 256)) b[p.byte + k] = x & 0xff;
-      }
-    }
+    codec.write(b, 0, values);
     return b;
   };
 }
