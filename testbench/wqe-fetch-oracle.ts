@@ -12,7 +12,7 @@ import type { StreamTransaction } from "../core/block.ts";
 import type { Layout } from "../core/layout.ts";
 import { DataSeg, WQE_ERROR_NAMES, WQE_OPCODE_NAMES, WQE_STRIDE } from "../hca/formats/wqe.ts";
 import { DmaReadReq, WorkRequest, WqeFetchError, WR_HEADER_BYTES, WrFlag } from "../hca/wqe-fetch/index.ts";
-import type { ExpectedWqe, WqeFetchTraffic } from "./traffic/wqe-fetch-traffic.ts";
+import type { ExpectedWqe, WqeFetchCounts, WqeFetchTraffic } from "./traffic/wqe-fetch-traffic.ts";
 
 // The common case, a correct output, is judged by building the record the source's
 // bookkeeping calls for and comparing bytes; only a record that differs is decoded, for the
@@ -50,7 +50,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-export interface WqeFetchOracleReport {
+/** what the traffic exercised, as the generator counted it */
+type Exercised = Pick<WqeFetchCounts, "outOfOrderCompletions" | "inline" | "multiSge" | "spanning" | "ringWraps" | "counterWraps" | "emptyFetches" | "foreignFetches">;
+
+export interface WqeFetchOracleReport extends Exercised {
   fetches: number;
   /** WQEs the generator posted (= reads the block must issue) */
   wqes: number;
@@ -62,16 +65,8 @@ export interface WqeFetchOracleReport {
   /** rejected WQEs (m_err), by reason */
   rejects: Record<string, number>;
   staleOwnerRejects: number;
-  /** what the traffic exercised (generator's figures) */
+  /** queues the traffic used (the other exercised figures: Exercised) */
   queues: number;
-  outOfOrderCompletions: number;
-  inline: number;
-  multiSge: number;
-  spanning: number;
-  ringWraps: number;
-  counterWraps: number;
-  emptyFetches: number;
-  foreignFetches: number;
   failures: string[];
 }
 

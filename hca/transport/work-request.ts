@@ -13,7 +13,7 @@
  * does not parse mlx4 datagram segments.
  */
 import { WorkRequest, WrFlag } from "../wqe-fetch/index.ts";
-import { DataSeg, type Sge } from "../formats/index.ts";
+import { DataSeg, type SendWr, type Sge } from "../formats/index.ts";
 import { Grh, GRH_IPVER, GRH_NXTHDR_IBA } from "../headers/index.ts";
 import { rd16, rd32 } from "./eth.ts";
 import { MAX_SGE, SgeList } from "./sgl.ts";
@@ -114,22 +114,14 @@ export function loadRecvSgl(sgl: SgeList, rec: Uint8Array): void {
   sgl.loadDataSegs(rec, W.payload, Math.min(rec[W.nsge], MAX_SGE));
 }
 
-export interface WorkRequestInit {
+/** a driver work request (hca/formats SendWr), plus the masks of the masked atomics */
+export interface WorkRequestInit extends Omit<SendWr, "opcode" | "sgl"> {
   /** WQE opcode (TransportWqeOpcode); 0 for a receive */
   opcode?: number;
-  signalled?: boolean;
-  solicited?: boolean;
-  fence?: boolean;
-  imm?: number;
-  raddr?: bigint;
-  rkey?: number;
-  swapAdd?: bigint;
-  compare?: bigint;
+  sgl?: readonly Sge[];
   /** masked atomics */
   swapMask?: bigint;
   compareMask?: bigint;
-  sgl?: readonly Sge[];
-  inline?: Uint8Array;
 }
 
 /** a WorkRequest record as the wqe_fetch block would emit it (kind 0 send, 1 receive) */
