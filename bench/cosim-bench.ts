@@ -17,7 +17,8 @@ import {
   runLockstep,
   Scoreboard,
   type ResolvedBlock,
-  type StimulusItem,
+  stimulusTransactions,
+  type StimulusInput,
 } from "../cosim/index.ts";
 
 export interface BlockFigures {
@@ -32,32 +33,52 @@ export interface BlockFigures {
   transactions: number;
 }
 
-/** wall seconds the twin alone takes for `items` */
-function modelSeconds(block: ResolvedBlock, twin: BlockTwin, items: StimulusItem[]): number {
+/**
+ * Wall seconds the twin alone takes for `items`: offered in order, and run up to the
+ * latest start offered after every 1,024 transactions (and after every packed batch), its
+ * outputs taken the way the lockstep takes them (packed if it can).
+ */
+function modelSeconds(block: ResolvedBlock, twin: BlockTwin, items: StimulusInput[]): number {
   const outs = block.streams.filter((s) => s.direction === "out").map((s) => s.name);
+  const userNames = new Map(block.streams.map((s) => [s.name, s.user.map((f) => f.name)]));
+  // where to run to after each item, found before the clock starts
+  const runTo: number[] = [];
+  let latest = 0;
+  let n = 0;
+  for (const it of items) {
+    const txns = stimulusTransactions(it, userNames.get(it.port));
+    for (const t of txns) latest = Math.max(latest, t.startCycle);
+    const before = n;
+    n += txns.length;
+    runTo.push(it.packed || before >> 10 !== n >> 10 ? latest : -1);
+  }
+  const take = twin.takePacked ? (o: string) => twin.takePacked!(o) : (o: string) => twin.take(o);
   const t0 = performance.now();
-  let cycle = 0;
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    twin.offer(it.port, it.txn);
-    if ((i & 1023) === 1023) {
-      cycle = Math.max(cycle, it.txn.startCycle);
+    if (!it.packed) twin.offer(it.port, it.txn);
+    else if (twin.offerPacked) twin.offerPacked(it.port, it.packed, it.count);
+    else for (const t of stimulusTransactions(it, userNames.get(it.port))) twin.offer(it.port, t);
+    const cycle = runTo[i]!;
+    if (cycle >= 0) {
       twin.runUntil(cycle);
-      for (const o of outs) twin.take(o);
+      for (const o of outs) take(o);
     }
   }
+  const cycle = latest;
   twin.runUntil(cycle + (1 << 22));
-  for (const o of outs) twin.take(o);
+  for (const o of outs) take(o);
   return (performance.now() - t0) / 1000;
 }
 
 /** The stimulus as the shim's standalone replay file: u32 length, then the frame, repeated. */
-function writeReplay(block: ResolvedBlock, items: StimulusItem[], untilCycle: number, path: string): void {
+function writeReplay(block: ResolvedBlock, items: StimulusInput[], untilCycle: number, path: string): void {
   const frames: Uint8Array[] = [];
   let seq = 0;
   frames.push(encodeMessage("H2R_RESET", seq++, { cycles: block.manifest.reset.cycles, outReadyPercent: 100, seed: 0 }));
   for (const port of block.streams.filter((s) => s.direction === "in")) {
-    const txns = items.filter((i) => i.port === port.name).map((i) => i.txn);
+    const userNames = port.user.map((f) => f.name);
+    const txns = items.filter((i) => i.port === port.name).flatMap((i) => stimulusTransactions(i, userNames));
     for (let i = 0; i < txns.length; i += 2048) {
       frames.push(encodeStreamMessage("H2R_STREAM_INPUT", seq++, port.index, txns.slice(i, i + 2048), port.user.map((f) => f.name)));
     }
@@ -83,7 +104,7 @@ const RUNS = 3;
  */
 const WARMUP_RUNS = 2;
 
-export async function benchBlock(block: ResolvedBlock, makeTwin: () => BlockTwin, items: StimulusItem[], quantumCycles = DEFAULT_QUANTUM_CYCLES): Promise<BlockFigures> {
+export async function benchBlock(block: ResolvedBlock, makeTwin: () => BlockTwin, items: StimulusInput[], quantumCycles = DEFAULT_QUANTUM_CYCLES): Promise<BlockFigures> {
   const built = await buildBlock(block);
   const model = Math.min(...[0, 1, 2, 3, 4].map(() => modelSeconds(block, makeTwin(), items)));
 
@@ -113,14 +134,15 @@ export async function benchBlock(block: ResolvedBlock, makeTwin: () => BlockTwin
       alone = Math.max(alone, Number(m[1]) / (Number(m[2]) / 1e9));
     }
     const lockRate = lock!.cycles / lock!.wallSeconds;
+    const transactions = items.reduce((n, it) => n + (it.packed ? it.count : 1), 0);
     return {
-      modelTransactionsPerSecond: items.length / model,
+      modelTransactionsPerSecond: transactions / model,
       modelAloneCyclesPerSecond: lock!.cycles / model,
       lockstepCyclesPerSecond: lockRate,
       verilatorAloneCyclesPerSecond: alone,
       ratio: lockRate / alone,
       cycles: lock!.cycles,
-      transactions: items.length,
+      transactions,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@
  * released. A beat "handshakes at cycle c" when valid && ready are both high at rising
  * edge c. Transactions are the unit of comparison; beats are not.
  */
+import type { PackedTransactions } from "./packed-transactions.ts";
 
 /** Per-transaction sideband values, by the field names declared in block.yaml (each ≤ 32 bits). */
 export type UserFields = Record<string, number>;
@@ -36,4 +37,15 @@ export interface BlockTwin {
   take(port: string): StreamTransaction[];
   /** values of the block's output wires (by manifest name) at the cycle simulated up to */
   wires?(): Record<string, number>;
+  /**
+   * offer(), for `count` transactions packed in `bytes` (core/packed-transactions.ts), as
+   * the harness sends them to the RTL; the twin may keep a view of `bytes` (never changed
+   * afterwards). Optional: a twin that reads its inputs in place saves an object per input.
+   */
+  offerPacked?(port: string, bytes: Uint8Array, count: number): void;
+  /**
+   * take(), packed. Optional: outputs packed the way the RTL's arrive let the scoreboard
+   * compare the two by comparing bytes.
+   */
+  takePacked?(port: string): PackedTransactions;
 }

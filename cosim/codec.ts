@@ -2,6 +2,7 @@
  * TypeScript codec for the co-simulation protocol, driven by the tables in protocol.ts.
  */
 import type { StreamTransaction } from "../core/block.ts";
+import { pack, packedSize, PackedTransactionError, packTransactions, spanPacked, unpack, type PackedSpan } from "../core/packed-transactions.ts";
 import {
   FIELD_SIZE,
   fieldOffsets,
@@ -12,7 +13,6 @@ import {
   messageDef,
   PROTOCOL_MAGIC,
   PROTOCOL_VERSION,
-  STREAM_RECORD_SIZE,
   type MessageDef,
   type MessageName,
 } from "./protocol.ts";
@@ -102,45 +102,17 @@ export function encodeMessage(name: MessageName, seq: number, values: FieldValue
   return out;
 }
 
-/** Encode an H2R_STREAM_INPUT or R2H_STREAM_OUTPUT carrying `txns` with `userNames` in manifest order. */
 /** bytes the records of `txns` take in a stream message's tail */
 export function streamRecordsSize(txns: readonly StreamTransaction[], nUser: number): number {
-  let total = txns.length * (STREAM_RECORD_SIZE + 4 * nUser);
-  for (let k = 0; k < txns.length; k++) total += txns[k]!.data.length;
-  return total;
-}
-
-/** writes `txns` as stream records at `off` of `out`; returns the offset after the last */
-function writeStreamRecords(out: Uint8Array, dv: DataView, off: number, txns: readonly StreamTransaction[], userNames: readonly string[]): number {
-  const nUser = userNames.length;
-  for (let k = 0; k < txns.length; k++) {
-    const t = txns[k]!;
-    const data = t.data;
-    const n = data.length;
-    writeU64(dv, off, t.startCycle);
-    writeU64(dv, off + 8, t.endCycle);
-    dv.setUint32(off + 16, n, true);
-    dv.setUint32(off + 20, nUser, true);
-    off += STREAM_RECORD_SIZE;
-    for (let i = 0; i < nUser; i++) {
-      dv.setUint32(off, (t.user[userNames[i]!] ?? 0) >>> 0, true);
-      off += 4;
-    }
-    // TypedArray.set has a fixed cost that dominates for the short records of control streams
-    if (n <= 64) for (let i = 0; i < n; i++) out[off + i] = data[i]!;
-    else out.set(data, off);
-    off += n;
-  }
-  return off;
+  return packedSize(txns, nUser);
 }
 
 /** Transactions as the records of a stream message's tail (the bytes the RTL side sends for them). */
 export function encodeStreamRecords(txns: readonly StreamTransaction[], userNames: readonly string[]): Uint8Array {
-  const out = new Uint8Array(streamRecordsSize(txns, userNames.length));
-  writeStreamRecords(out, new DataView(out.buffer), 0, txns, userNames);
-  return out;
+  return pack(txns, userNames);
 }
 
+/** Encode an H2R_STREAM_INPUT or R2H_STREAM_OUTPUT carrying `txns` with `userNames` in manifest order. */
 export function encodeStreamMessage(
   name: "H2R_STREAM_INPUT" | "R2H_STREAM_OUTPUT",
   seq: number,
@@ -155,8 +127,30 @@ export function encodeStreamMessage(
   const dv = new DataView(out.buffer);
   writeHeader(dv, def.type, total - HEADER_SIZE, seq);
   writeFields(dv, out, HEADER_SIZE, def, { port, count: txns.length });
-  writeStreamRecords(out, dv, HEADER_SIZE + body, txns, userNames);
+  packTransactions(out, dv, HEADER_SIZE + body, txns, userNames);
   return out;
+}
+
+/**
+ * An H2R_STREAM_INPUT frame for `count` records of `recordBytes` bytes in all, which
+ * `writeRecords` writes at `off` of the frame (`dv` a view of it) and returns the end of.
+ */
+export function encodeStreamInput(seq: number, port: number, count: number, recordBytes: number, writeRecords: (out: Uint8Array, dv: DataView, off: number) => number): Uint8Array {
+  const def = messageDef("H2R_STREAM_INPUT");
+  const body = bodySize(def);
+  const total = HEADER_SIZE + body + recordBytes;
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  writeHeader(dv, def.type, total - HEADER_SIZE, seq);
+  writeFields(dv, out, HEADER_SIZE, def, { port, count });
+  const end = writeRecords(out, dv, HEADER_SIZE + body);
+  if (end !== total) throw new ProtocolError(`H2R_STREAM_INPUT: ${end - HEADER_SIZE - body} record bytes written, ${recordBytes} announced`);
+  return out;
+}
+
+/** The records tail of a frame made by encodeStreamMessage (a view into it). */
+export function streamMessageRecords(frame: Uint8Array): Uint8Array {
+  return frame.subarray(HEADER_SIZE + bodySize(messageDef("H2R_STREAM_INPUT")));
 }
 
 /** Decode one frame; throws ProtocolError naming what is wrong. Version is returned, not checked. */
@@ -191,56 +185,24 @@ export function decodeMessage(frame: Uint8Array): DecodedMessage {
 
 /** Decode the records tail of a stream message. Data arrays are views into `tail`. */
 export function decodeStreamRecords(tail: Uint8Array, count: number, userNames: readonly string[], where: string): StreamTransaction[] {
-  const dv = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
-  const out: StreamTransaction[] = new Array(count);
-  let off = 0;
-  for (let i = 0; i < count; i++) {
-    if (off + STREAM_RECORD_SIZE > tail.length) throw new ProtocolError(`${where}: record ${i} of ${count} truncated`);
-    const startCycle = readU64(dv, off);
-    const endCycle = readU64(dv, off + 8);
-    const dataBytes = dv.getUint32(off + 16, true);
-    const userWords = dv.getUint32(off + 20, true);
-    off += STREAM_RECORD_SIZE;
-    if (userWords !== userNames.length) throw new ProtocolError(`${where}: record ${i} has ${userWords} user fields, the manifest declares ${userNames.length}`);
-    const user: Record<string, number> = {};
-    for (let u = 0; u < userWords; u++) {
-      user[userNames[u]!] = dv.getUint32(off, true);
-      off += 4;
-    }
-    if (off + dataBytes > tail.length) throw new ProtocolError(`${where}: record ${i} data truncated`);
-    out[i] = { data: tail.subarray(off, off + dataBytes), user, startCycle, endCycle };
-    off += dataBytes;
+  try {
+    return unpack(tail, count, userNames, where);
+  } catch (e) {
+    if (e instanceof PackedTransactionError) throw new ProtocolError(e.message);
+    throw e;
   }
-  if (off !== tail.length) throw new ProtocolError(`${where}: ${tail.length - off} bytes after the last record`);
-  return out;
 }
 
-/** The u64 values of an R2H_WIRES tail (as numbers: exact below 2^53). */
-/** A stream record's place in a tail, read without decoding it (see StreamRecordCursor). */
-export interface StreamRecordSpan {
-  /** offset after the record */
-  end: number;
-  startCycle: number;
-  endCycle: number;
-  dataBytes: number;
-}
+/** A stream record's place in a tail, read without decoding it. */
+export type StreamRecordSpan = PackedSpan;
 
 /**
  * Reads the header of the record at `off` of `tail` into `span` (reused: no allocation),
  * or returns false when the record does not fit in the tail (a record cut at the end).
  */
-export function spanStreamRecord(tail: Uint8Array, dv: DataView, off: number, span: StreamRecordSpan): boolean {
-  if (off + STREAM_RECORD_SIZE > tail.length) return false;
-  const dataBytes = dv.getUint32(off + 16, true);
-  const end = off + STREAM_RECORD_SIZE + 4 * dv.getUint32(off + 20, true) + dataBytes;
-  if (end > tail.length) return false;
-  span.startCycle = readU64(dv, off);
-  span.endCycle = readU64(dv, off + 8);
-  span.dataBytes = dataBytes;
-  span.end = end;
-  return true;
-}
+export const spanStreamRecord = spanPacked;
 
+/** The u64 values of an R2H_WIRES tail (as numbers: exact below 2^53). */
 export function decodeWireValues(msg: DecodedMessage): number[] {
   const n = msg.fields.count as number;
   if (msg.tail.length !== 8 * n) throw new ProtocolError(`${msg.name}: ${msg.tail.length} tail bytes for ${n} values`);

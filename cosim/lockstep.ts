@@ -10,16 +10,73 @@
  * and the RTL process run in parallel on two cores.
  */
 import type { BlockTwin, StreamTransaction } from "../core/block.ts";
-import { decodeStreamRecords, decodeWireValues, encodeMessage, encodeStreamMessage } from "./codec.ts";
+import { PackedTransactionWriter, unpack } from "../core/packed-transactions.ts";
+import { decodeStreamRecords, decodeWireValues, encodeMessage, encodeStreamInput, streamMessageRecords } from "./codec.ts";
 import { RunFailure } from "./errors.ts";
-import type { ResolvedStreamPort } from "./manifest.ts";
 import type { RtlProcess } from "./rtl-process.ts";
+import type { ResolvedBlock } from "./manifest.ts";
 import type { Scoreboard } from "./scoreboard.ts";
+import { StimulusBacklog } from "./stimulus-backlog.ts";
 
 export interface StimulusItem {
   /** input stream port name */
   port: string;
   txn: StreamTransaction;
+  packed?: undefined;
+}
+
+/**
+ * Transactions for one input stream port packed back to back (core/packed-transactions.ts),
+ * in non-decreasing startCycle: they go to the RTL, and to a twin with offerPacked, without
+ * an object per transaction.
+ */
+export interface PackedStimulusItem {
+  port: string;
+  packed: Uint8Array;
+  /** transactions in `packed` */
+  count: number;
+  txn?: undefined;
+}
+
+export type StimulusInput = StimulusItem | PackedStimulusItem;
+
+/** the transactions of a stimulus item (packed ones decoded: views into its bytes) */
+export function stimulusTransactions(item: StimulusInput, userNames: readonly string[] = []): StreamTransaction[] {
+  return item.packed ? unpack(item.packed, item.count, userNames, `stimulus ${item.port}`) : [item.txn];
+}
+
+/**
+ * `items` with runs of consecutive transactions on one port packed into batches of up to
+ * `batch` (user fields as `block` declares them): the same stimulus, without an object per
+ * transaction on its way to the RTL and to a twin that reads packed inputs.
+ */
+export function* packStimulus(items: Iterable<StimulusInput>, block: ResolvedBlock, batch = 4096): Generator<StimulusInput> {
+  const userNames = new Map(block.streams.map((s) => [s.name, s.user.map((f) => f.name)]));
+  let port = "";
+  let w: PackedTransactionWriter | undefined;
+  const flush = function* (): Generator<PackedStimulusItem> {
+    if (w && w.count > 0) {
+      const { bytes, count } = w.take();
+      yield { port, packed: bytes, count };
+    }
+  };
+  for (const item of items) {
+    if (item.packed || item.port !== port || !w || w.count >= batch) {
+      yield* flush();
+      if (item.packed) {
+        yield item;
+        w = undefined;
+        port = "";
+        continue;
+      }
+      const names = userNames.get(item.port);
+      if (!names) throw new RunFailure(`stimulus names "${item.port}", which is not an input stream of ${block.manifest.block}`);
+      port = item.port;
+      w = new PackedTransactionWriter(names.length, 64 * 1024);
+    }
+    w.appendTransaction(item.txn, userNames.get(port)!);
+  }
+  yield* flush();
 }
 
 export interface LockstepProgress {
@@ -45,7 +102,7 @@ export interface LockstepOptions {
    * input transactions, per port in non-decreasing startCycle order; across ports the
    * order should roughly follow startCycle too (items are read ahead up to maxHeldBytes)
    */
-  stimulus: Iterator<StimulusItem>;
+  stimulus: Iterator<StimulusInput>;
   /** quantum length [cycles] */
   quantumCycles?: number;
   /** quanta sent ahead of the RTL's answers */
@@ -77,10 +134,6 @@ export interface LockstepResult {
   quanta: number;
   /** the RTL's output wires at the last cycle */
   rtlWires: Record<string, number>;
-}
-
-function beatsOf(port: ResolvedStreamPort, bytes: number): number {
-  return port.dataBytes === 0 ? 1 : Math.max(1, Math.ceil(bytes / port.dataBytes));
 }
 
 export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult> {
@@ -122,49 +175,59 @@ export async function runLockstep(opts: LockstepOptions): Promise<LockstepResult
 
   // Inputs wait here per port until their quantum: a port whose RTL queue is already
   // full for the next quantum holds back without blocking the other ports.
-  const held = new Map<string, { q: StreamTransaction[]; head: number }>([...inPorts.keys()].map((k) => [k, { q: [], head: 0 }]));
+  const held = new Map<string, StimulusBacklog>([...inPorts].map(([k, p]) => [k, new StimulusBacklog(p.dataBytes, userNames.get(k)!)]));
+  const backlogs = [...held];
   let heldBytes = 0;
   const pull = (): void => {
+    let lastPort = "";
+    let h: StimulusBacklog | undefined;
     while (!next.done && heldBytes < maxHeldBytes) {
       const item = next.value;
-      const h = held.get(item.port);
-      if (!h) throw new RunFailure(`stimulus names "${item.port}", which is not an input stream of ${block.manifest.block}`);
-      h.q.push(item.txn);
-      heldBytes += item.txn.data.length + 64;
+      if (item.port !== lastPort) {
+        h = held.get(item.port);
+        lastPort = item.port;
+        if (!h) throw new RunFailure(`stimulus names "${item.port}", which is not an input stream of ${block.manifest.block}`);
+      }
+      const before = h!.heldBytes;
+      if (item.packed) h!.pushPacked(item.packed);
+      else h!.pushTransaction(item.txn);
+      heldBytes += h!.heldBytes - before;
       next = opts.stimulus.next();
     }
   };
-  const stimulusDone = (): boolean => next.done === true && [...held.values()].every((h) => h.head === h.q.length);
+  const stimulusDone = (): boolean => next.done === true && backlogs.every(([, h]) => h.empty);
 
   const issueWindow = async (): Promise<void> => {
     windowEnd += stimulusDone() ? drainQ : Q;
     pull();
-    for (const [name, h] of held) {
+    for (const [name, h] of backlogs) {
       const port = inPorts.get(name)!;
-      let offered = offeredBeats.get(name)!;
-      const from = h.head;
+      const offered = offeredBeats.get(name)!;
       // never queue more than the RTL could take by the end of the next quantum
-      while (h.head < h.q.length && h.q[h.head]!.startCycle < windowEnd && offered < windowEnd + Q) {
-        const t = h.q[h.head++]!;
-        const b = beatsOf(port, t.data.length);
-        offered += b;
-        totalOfferedBeats += b;
-        heldBytes -= t.data.length + 64;
-      }
-      offeredBeats.set(name, offered);
-      if (h.head === from) continue;
-      const txns = h.q.slice(from, h.head);
-      if (h.head > 4096) { h.q.splice(0, h.head); h.head = 0; }
-      inputTxns += txns.length;
-      await rtl.send(encodeStreamMessage("H2R_STREAM_INPUT", rtl.nextSeq(), port.index, txns, userNames.get(name)!));
-      for (const t of txns) twin.offer(name, t);
+      const before = h.heldBytes;
+      const q = h.take(windowEnd, windowEnd + Q - offered);
+      heldBytes += h.heldBytes - before;
+      if (q.count === 0) continue;
+      offeredBeats.set(name, offered + q.beats);
+      totalOfferedBeats += q.beats;
+      inputTxns += q.count;
+      const frame = encodeStreamInput(rtl.nextSeq(), port.index, q.count, q.packedBytes, (out, dv, off) => h.write(q, out, dv, off));
+      await rtl.send(frame);
+      // a twin that reads packed inputs reads the very records the RTL gets
+      if (twin.offerPacked) twin.offerPacked(name, streamMessageRecords(frame), q.count);
+      else h.offerEach(q, name, twin);
     }
     await rtl.send(encodeMessage("H2R_ADVANCE", rtl.nextSeq(), { untilCycle: windowEnd }));
     rtl.targetCycle = windowEnd;
     twin.runUntil(windowEnd);
     for (const port of outByIndex) {
-      const produced = twin.take(port.name);
-      if (produced.length) scoreboard.expect(port.name, produced);
+      if (twin.takePacked) {
+        const p = twin.takePacked(port.name);
+        if (p.count) scoreboard.expectPacked(port.name, p.bytes, p.count);
+      } else {
+        const produced = twin.take(port.name);
+        if (produced.length) scoreboard.expect(port.name, produced);
+      }
     }
     inFlight.push(windowEnd);
     quanta++;

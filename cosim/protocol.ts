@@ -8,6 +8,7 @@
  *   0x01–0x3f harness → RTL control   0x40–0x7f harness → RTL data
  *   0x81–0xbf RTL → harness control   0xc0–0xff RTL → harness data
  */
+import { PACKED_TRANSACTION_FIELDS } from "../core/packed-transactions.ts";
 
 /** Bump on any change to these tables; the handshake rejects a peer built for another version. */
 export const PROTOCOL_VERSION = 2;
@@ -136,13 +137,11 @@ export const MESSAGES = [
 
 export type MessageName = (typeof MESSAGES)[number]["name"];
 
-/** One transaction in a records tail: this fixed part, then userWords × u32, then dataBytes bytes. */
-export const STREAM_RECORD_FIELDS: FieldDef[] = [
-  { name: "startCycle", type: "u64", doc: "input: earliest first beat; output: first beat handshake [cycles]" },
-  { name: "endCycle", type: "u64", doc: "output: last beat handshake; input: unused [cycles]" },
-  { name: "dataBytes", type: "u32", doc: "payload length [bytes]" },
-  { name: "userWords", type: "u32", doc: "number of u32 user-field values that follow, in manifest order" },
-];
+/**
+ * One transaction in a records tail: this fixed part, then userWords × u32, then dataBytes
+ * bytes (the packed form of core/packed-transactions.ts, which twins may read and write too).
+ */
+export const STREAM_RECORD_FIELDS: FieldDef[] = PACKED_TRANSACTION_FIELDS.map((f) => ({ ...f }));
 
 export function fieldsSize(fields: readonly FieldDef[]): number {
   return fields.reduce((s, f) => s + FIELD_SIZE[f.type], 0);

@@ -6,6 +6,7 @@
  */
 import type { StreamTransaction } from "../core/block.ts";
 import { Histogram } from "../core/stats.ts";
+import { spanPacked, unpack } from "../core/packed-transactions.ts";
 import { decodeStreamRecords, spanStreamRecord, type StreamRecordSpan } from "./codec.ts";
 import { STREAM_RECORD_SIZE } from "./protocol.ts";
 import { RunFailure } from "./errors.ts";
@@ -55,6 +56,15 @@ interface StreamState {
   /** read positions in the queues (avoid shifting big arrays) */
   eHead: number;
   aHead: number;
+  /**
+   * expected transactions the twin gave packed (takePacked), not yet compared: chunks
+   * from `pHead`, the first from byte `pOff`; `packedCount` transactions in all. While any
+   * are queued, `expected` is empty (they come before anything queued as objects).
+   */
+  packed: Uint8Array[];
+  pHead: number;
+  pOff: number;
+  packedCount: number;
   compared: number;
   bytes: number;
   latency: Histogram;
@@ -128,6 +138,11 @@ function sameRecordBody(userNames: readonly string[], t: StreamTransaction, rec:
   return Buffer.from(rec.buffer, rec.byteOffset + at, n).equals(Buffer.from(d.buffer, d.byteOffset, n));
 }
 
+/** whether a[ao, ao+n) equals b[bo, bo+n): memcmp through Buffer views (one call per chunk) */
+function sameBytes(a: Uint8Array, ao: number, b: Uint8Array, bo: number, n: number): boolean {
+  return Buffer.from(a.buffer, a.byteOffset + ao, n).equals(Buffer.from(b.buffer, b.byteOffset + bo, n));
+}
+
 export class Scoreboard {
   private readonly streams = new Map<string, StreamState>();
   private failed: string | undefined;
@@ -141,7 +156,7 @@ export class Scoreboard {
       if (p.direction !== "out") continue;
       this.streams.set(p.name, {
         port: p, userNames: p.user.map((f) => f.name),
-        expected: [], actual: [], eHead: 0, aHead: 0, compared: 0, bytes: 0,
+        expected: [], actual: [], eHead: 0, aHead: 0, packed: [], pHead: 0, pOff: 0, packedCount: 0, compared: 0, bytes: 0,
         latency: new Histogram(`${p.name}.latency_error`),
         modelFirst: Infinity, modelLast: -Infinity, rtlFirst: Infinity, rtlLast: -Infinity,
       });
@@ -157,8 +172,25 @@ export class Scoreboard {
   /** transactions the model produced */
   expect(port: string, txns: readonly StreamTransaction[]): void {
     const s = this.stream(port);
+    if (s.packedCount > 0) this.unpackQueued(s);
     for (const t of txns) s.expected.push(t);
     this.compare(s);
+  }
+
+  /**
+   * transactions the model produced, packed (core/packed-transactions.ts): queued as bytes
+   * and compared with the RTL's records byte for byte (the scoreboard keeps `bytes`)
+   */
+  expectPacked(port: string, bytes: Uint8Array, count: number): void {
+    const s = this.stream(port);
+    if (count === 0) return;
+    if (s.eHead < s.expected.length || s.aHead < s.actual.length) {
+      // a side already holds objects (the RTL ran ahead, or a timing difference was met): stay with objects
+      this.expect(port, unpack(bytes, count, s.userNames, this.where(s)));
+      return;
+    }
+    s.packed.push(bytes);
+    s.packedCount += count;
   }
 
   /** transactions the RTL produced */
@@ -180,34 +212,116 @@ export class Scoreboard {
     const dv = new DataView(records.buffer, records.byteOffset, records.byteLength);
     const sp = this.span;
     let off = 0;
-    let matched = 0;
-    if (s.aHead === s.actual.length) {
+    // records of `records` accounted for
+    let done = 0;
+    if (s.aHead === s.actual.length && s.packedCount > 0) {
+      off = this.matchPacked(s, records, dv);
+      done = this.matchedBefore;
+      // a difference: from here on both sides go as objects, to be told apart precisely
+      if (done < count) this.unpackQueued(s);
+    }
+    if (s.aHead === s.actual.length && done < count) {
       // the hot loop of a co-simulation: locals only, written back once
       const expected = s.expected;
       const userNames = s.userNames;
       let eHead = s.eHead;
       let bytes = 0;
       let last = -1;
-      while (matched < count && eHead < expected.length && spanStreamRecord(records, dv, off, sp)) {
+      let k = 0;
+      while (done + k < count && eHead < expected.length && spanStreamRecord(records, dv, off, sp)) {
         const e = expected[eHead]!;
         if (e.startCycle !== sp.startCycle || e.endCycle !== sp.endCycle || !sameRecordBody(userNames, e, records, dv, off + STREAM_RECORD_SIZE, sp)) break;
-        if (s.compared + matched === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
+        if (s.compared + k === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
         last = sp.endCycle;
         bytes += sp.dataBytes;
         eHead++;
-        matched++;
+        k++;
         off = sp.end;
       }
-      if (matched > 0) {
+      if (k > 0) {
         s.modelLast = s.rtlLast = last;
         s.bytes += bytes;
-        s.compared += matched;
-        s.latency.recordRepeated(0, matched);
+        s.compared += k;
+        s.latency.recordRepeated(0, k);
       }
+      done += k;
       s.eHead = eHead;
       if (eHead > 4096) { expected.splice(0, eHead); s.eHead = 0; }
     }
-    if (matched < count) this.actual(port, decodeStreamRecords(records.subarray(off), count - matched, s.userNames, `${this.block.manifest.block}.${port}`));
+    if (done < count) this.actual(port, decodeStreamRecords(records.subarray(off), count - done, s.userNames, this.where(s)));
+  }
+
+  private where(s: StreamState): string {
+    return `${this.block.manifest.block}.${s.port.name}`;
+  }
+
+  /** records of the last matchPacked() found equal to the model's */
+  private matchedBefore = 0;
+
+  /**
+   * Compares the RTL's records with the queued packed ones, chunk by chunk with memcmp, and
+   * counts the equal ones (two equal byte ranges that start at a record boundary hold the
+   * same records). Returns the offset in `records` of the first record not matched
+   * (records.length when all are) and leaves their number in matchedBefore.
+   */
+  private matchPacked(s: StreamState, records: Uint8Array, dv: DataView): number {
+    const sp = this.span;
+    let off = 0;
+    let matched = 0;
+    let bytes = 0;
+    let last = -1;
+    while (off < records.length && s.pHead < s.packed.length) {
+      const chunk = s.packed[s.pHead]!;
+      const n = Math.min(chunk.length - s.pOff, records.length - off);
+      const equal = sameBytes(records, off, chunk, s.pOff, n);
+      // the bytes before `limit` are equal on both sides
+      let limit = off + n;
+      if (!equal) {
+        let d = 0;
+        while (records[off + d] === chunk[s.pOff + d]) d++;
+        limit = off + d;
+      }
+      let at = off;
+      while (at < limit && spanPacked(records, dv, at, sp) && sp.end <= limit) {
+        if (s.compared + matched === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
+        last = sp.endCycle;
+        bytes += sp.dataBytes;
+        matched++;
+        at = sp.end;
+      }
+      s.pOff += at - off;
+      if (s.pOff === chunk.length) { s.pHead++; s.pOff = 0; }
+      const whole = at === off + n;
+      off = at;
+      if (!equal || !whole) break;
+    }
+    if (s.pHead === s.packed.length) { s.packed.length = 0; s.pHead = 0; s.pOff = 0; }
+    else if (s.pHead > 64) { s.packed.splice(0, s.pHead); s.pHead = 0; }
+    s.packedCount -= matched;
+    if (matched > 0) {
+      s.modelLast = s.rtlLast = last;
+      s.bytes += bytes;
+      s.compared += matched;
+      s.latency.recordRepeated(0, matched);
+    }
+    this.matchedBefore = matched;
+    return off;
+  }
+
+  /** the queued packed transactions, moved to `expected` as objects */
+  private unpackQueued(s: StreamState): void {
+    const sp = this.span;
+    for (let i = s.pHead; i < s.packed.length; i++) {
+      const chunk = s.packed[i]!.subarray(i === s.pHead ? s.pOff : 0);
+      const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      let n = 0;
+      for (let at = 0; at < chunk.length && spanPacked(chunk, dv, at, sp); at = sp.end) n++;
+      for (const t of unpack(chunk, n, s.userNames, this.where(s))) s.expected.push(t);
+    }
+    s.packed.length = 0;
+    s.pHead = 0;
+    s.pOff = 0;
+    s.packedCount = 0;
   }
 
   private readonly span: StreamRecordSpan = { end: 0, startCycle: 0, endCycle: 0, dataBytes: 0 };
@@ -215,7 +329,7 @@ export class Scoreboard {
   counts(port: string): { expected: number; actual: number } {
     const s = this.stream(port);
     return {
-      expected: s.compared + s.expected.length - s.eHead,
+      expected: s.compared + s.expected.length - s.eHead + s.packedCount,
       actual: s.compared + s.actual.length - s.aHead,
     };
   }
@@ -278,6 +392,7 @@ export class Scoreboard {
   /** After the run: any transaction left on one side only is a mismatch. */
   finish(): void {
     for (const s of this.streams.values()) {
+      if (s.packedCount > 0) this.unpackQueued(s);
       const e = s.expected.length - s.eHead;
       const a = s.actual.length - s.aHead;
       if (e > 0) this.fail(s, s.compared, s.expected[s.eHead], undefined, `the RTL produced ${s.compared} transactions, the model ${s.compared + e}: transaction #${s.compared} is missing from the RTL`);

@@ -3,7 +3,7 @@
  * accounting of its outputs: one plan per kind of traffic source.
  */
 import type { BlockTwin, StreamTransaction } from "../core/block.ts";
-import { UserError, type ResolvedBlock, type StimulusItem } from "../cosim/index.ts";
+import { packStimulus, UserError, type ResolvedBlock, type StimulusInput } from "../cosim/index.ts";
 import { StatusCheck, type StatusCheckReport } from "./checks.ts";
 import { ethernetRate, ibDataRate } from "./links.ts";
 import { LineRateMeter, lineRateFailures, type LineRateReport } from "./line-rate.ts";
@@ -28,7 +28,7 @@ export interface PlanResult {
 }
 
 export interface TrafficPlan {
-  stimulus(): Generator<StimulusItem>;
+  stimulus(): Generator<StimulusInput>;
   /** input transactions the plan will offer, when known (for progress) */
   totalInputs: number;
   /** sees the run's twin before it starts (a plan may report what only the model knows) */
@@ -123,7 +123,8 @@ function doorbellPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
   const oracle = new DoorbellOracle(traffic);
   return {
     totalInputs: traffic.cfg.length + traffic.mmio.length,
-    stimulus: () => doorbellStimulus(traffic),
+    // packed: the doorbell twin reads its inputs where the RTL's message holds them
+    stimulus: () => packStimulus(doorbellStimulus(traffic), block),
     output: (port, txn) => oracle.output(port, txn),
     finish: (wires) => {
       const doorbells = oracle.report(wires);

@@ -11,8 +11,10 @@ import {
   RtlProcess,
   runLockstep,
   Scoreboard,
+  stimulusTransactions,
   UserError,
   type LockstepProgress,
+  type StimulusInput,
   type LockstepResult,
   type ResolvedBlock,
   type ScoreboardReport,
@@ -102,10 +104,12 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
   const rtlRuns = sc.block.rtl;
   const model = await createTwin(block, { outputReady: sc.cosim.outReadyPercent < 100 ? (port) => outputReady(sc.seed, sc.cosim.outReadyPercent, port) : undefined });
   plan.observeTwin?.(model);
-  const twin = new ObservedTwin(model, (port, t) => { if (!rtlRuns) seeOutput(port, t); });
-  function* stimulus() {
+  // with the RTL running, the RTL's outputs are the ones seen (onRtlOutput) and the twin runs bare
+  const twin: BlockTwin = rtlRuns ? model : new ObservedTwin(model, seeOutput);
+  const userNames = new Map(block.streams.map((s) => [s.name, s.user.map((f) => f.name)]));
+  function* stimulus(): Generator<StimulusInput> {
     for (const item of plan.stimulus()) {
-      capture?.add(item.port, item.txn, item.txn.startCycle);
+      if (capture) for (const t of stimulusTransactions(item, userNames.get(item.port))) capture.add(item.port, t, t.startCycle);
       yield item;
     }
   }
@@ -128,12 +132,14 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
       const outPorts = block.streams.filter((p) => p.direction === "out").map((p) => p.name);
       const drain = () => { for (const p of outPorts) twin.take(p); };
       for (const item of stimulus()) {
-        twin.offer(item.port, item.txn);
-        n++;
-        if (n % 1024 === 0) {
-          cycle = Math.max(cycle, item.txn.startCycle);
-          twin.runUntil(cycle);
-          drain();
+        for (const t of stimulusTransactions(item, userNames.get(item.port))) {
+          twin.offer(item.port, t);
+          n++;
+          if (n % 1024 === 0) {
+            cycle = Math.max(cycle, t.startCycle);
+            twin.runUntil(cycle);
+            drain();
+          }
         }
       }
       // let everything drain
@@ -144,7 +150,7 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
         twin.runUntil(cycle);
         drain();
       }
-      wires = twin.wires();
+      wires = twin.wires?.() ?? {};
       result.modelOnly = { cycles: outputs.lastCycle + 1, wallSeconds: (performance.now() - t0) / 1000, transactions: n };
     } else {
       let rtl: RtlProcess;

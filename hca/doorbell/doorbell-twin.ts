@@ -17,9 +17,9 @@
  *     its write is seen from c+1; a read loads its answer into m_cfg_rd, valid from c+1);
  *  5. every register takes its next value at the clock edge ending c.
  */
-import { RecordSlab } from "../../core/record-slab.ts";
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
-import type { Layout } from "../../core/layout.ts";
+import type { FieldCodec, Layout } from "../../core/layout.ts";
+import { PackedTransactionQueue, PackedTransactionWriter, unpack, type PackedTransactions } from "../../core/packed-transactions.ts";
 import {
   CfgTable,
   cfgReadback,
@@ -65,7 +65,7 @@ export const DOORBELL_PORTS = {
 } as const;
 
 /** a doorbell as the check stage holds it: decoded from the MMIO record at handshake */
-interface Decoded {
+export interface Decoded {
   offset: number;
   /** DoorbellKind (unknown when the offset is bad) */
   kind: number;
@@ -83,110 +83,126 @@ interface Decoded {
   cmd: number;
 }
 
-/** an input stream's transactions not yet taken: records and earliest cycles, side by side (no object per transaction) */
-interface InQueue {
-  data: Uint8Array[];
-  at: number[];
-  head: number;
-}
-
-/** outputs carry no user fields; one shared, frozen object instead of one per transaction */
-const NO_USER: Record<string, number> = Object.freeze({});
-
 const READY = (): boolean => true;
 
-const mOffset = MmioWrite.accessor("offset");
-const mLength = MmioWrite.accessor("length");
-const sCounter = SendDoorbell.accessor("counter");
-const sFence = SendDoorbell.accessor("fence");
-const sOpcode = SendDoorbell.accessor("opcode");
-const sQpn = SendDoorbell.accessor("qpn");
-const sSize = SendDoorbell.accessor("size");
-const rCounter = ReceiveDoorbell.accessor("counter");
-const rQpn = ReceiveDoorbell.accessor("qpn");
-const rNreq = ReceiveDoorbell.accessor("nreq");
-const cSn = CqDoorbell.accessor("sn");
-const cCmd = CqDoorbell.accessor("cmd");
-const cCqn = CqDoorbell.accessor("cqn");
-const cCi = CqDoorbell.accessor("ci");
+const MMIO = MmioWrite.codec(["offset", "length"]);
+const SEND = SendDoorbell.codec(["qpn", "counter", "fence", "opcode", "size"]);
+const RECEIVE = ReceiveDoorbell.codec(["qpn", "counter", "nreq"]);
+const CQ = CqDoorbell.codec(["cqn", "ci", "sn", "cmd"]);
 const DATA = MmioWrite.field("data").byteOffset;
 
-/** decodes an s_mmio record (16 bytes; shorter records read as zero-padded, as the RTL sees them) */
-export function decodeMmio(rec: Uint8Array, uarPages: number): Decoded {
-  const b = rec.length >= MmioWrite.sizeBytes ? rec : padded(rec);
-  const offset = mOffset.get(b, 0);
-  const length = mLength.get(b, 0);
+/** a fresh stage value */
+function decoded(): Decoded {
+  return { offset: 0, kind: DoorbellKind.unknown, uar: 0, badOffset: true, number: 0, counter: 0, fence: 0, opcode: 0, size: 0, nreq: 0, sn: 0, cmd: 0 };
+}
+
+/** zero padding for s_mmio records shorter than the layout (the RTL sees the missing lanes as zero) */
+const PADDED = new Uint8Array(MmioWrite.sizeBytes);
+const SLOTS = new Float64Array(8);
+
+/**
+ * Decodes the s_mmio record of `length` bytes at `at` of `b` into `d` (reused: the check
+ * stage is one register, not an object per doorbell).
+ */
+function decodeMmioInto(b: Uint8Array, at: number, length: number, uarPages: number, d: Decoded): void {
+  if (length < MmioWrite.sizeBytes) {
+    PADDED.fill(0);
+    PADDED.set(b.subarray(at, at + length));
+    b = PADDED;
+    at = 0;
+  }
+  const v = SLOTS;
+  MMIO.read(b, at, v);
+  const offset = v[0]!;
   const uar = offset >>> UAR_PAGE_SHIFT;
   const page = offset & 0xfff;
   let kind: number = DoorbellKind.unknown;
   if (page === DoorbellOffset.send) kind = DoorbellKind.send;
   else if (page === DoorbellOffset.receive) kind = DoorbellKind.receive;
   else if (page === DoorbellOffset.cq) kind = DoorbellKind.cq;
-  const badOffset = uar >= uarPages || kind === DoorbellKind.unknown || length !== DOORBELL_WRITE_BYTES;
-  const d: Decoded = { offset, kind, uar, badOffset, number: 0, counter: 0, fence: 0, opcode: 0, size: 0, nreq: 0, sn: 0, cmd: 0 };
-  if (badOffset) {
-    d.kind = DoorbellKind.unknown;
-  } else if (kind === DoorbellKind.send) {
-    d.number = sQpn.get(b, DATA);
-    d.counter = sCounter.get(b, DATA);
-    d.fence = sFence.get(b, DATA);
-    d.opcode = sOpcode.get(b, DATA);
-    d.size = sSize.get(b, DATA);
+  const badOffset = uar >= uarPages || kind === DoorbellKind.unknown || v[1] !== DOORBELL_WRITE_BYTES;
+  d.offset = offset;
+  d.uar = uar;
+  d.badOffset = badOffset;
+  d.number = d.counter = d.fence = d.opcode = d.size = d.nreq = d.sn = d.cmd = 0;
+  d.kind = badOffset ? DoorbellKind.unknown : kind;
+  if (badOffset) return;
+  if (kind === DoorbellKind.send) {
+    SEND.read(b, at + DATA, v);
+    d.number = v[0]!;
+    d.counter = v[1]!;
+    d.fence = v[2]!;
+    d.opcode = v[3]!;
+    d.size = v[4]!;
   } else if (kind === DoorbellKind.receive) {
-    d.number = rQpn.get(b, DATA);
-    d.counter = rCounter.get(b, DATA);
-    d.nreq = rNreq.get(b, DATA);
+    RECEIVE.read(b, at + DATA, v);
+    d.number = v[0]!;
+    d.counter = v[1]!;
+    d.nreq = v[2]!;
   } else {
-    d.number = cCqn.get(b, DATA);
-    d.counter = cCi.get(b, DATA);
-    d.sn = cSn.get(b, DATA);
-    d.cmd = cCmd.get(b, DATA);
+    CQ.read(b, at + DATA, v);
+    d.number = v[0]!;
+    d.counter = v[1]!;
+    d.sn = v[2]!;
+    d.cmd = v[3]!;
   }
+}
+
+/** decodes an s_mmio record (16 bytes; shorter records read as zero-padded, as the RTL sees them) */
+export function decodeMmio(rec: Uint8Array, uarPages: number): Decoded {
+  const d = decoded();
+  decodeMmioInto(rec, 0, Math.min(rec.length, MmioWrite.sizeBytes), uarPages, d);
   return d;
 }
 
-function padded(rec: Uint8Array): Uint8Array {
-  const b = new Uint8Array(MmioWrite.sizeBytes);
-  b.set(rec.subarray(0, MmioWrite.sizeBytes));
-  return b;
-}
-
-/** output records: views into shared chunks, not an ArrayBuffer each */
-const OUTPUT_SLAB = new RecordSlab();
-
 /**
  * A writer for the integer fields `names` (each ≤ 32 bits) of `layout`: a record per call,
- * cut from the output slab and filled by the layout's generated codec (Layout.codec), since
- * Layout.encode's generality costs a third of the twin's time. doorbell-twin.test.ts checks
- * it against Layout.encode.
+ * filled by the layout's generated codec (Layout.codec). doorbell-twin.test.ts checks it
+ * against Layout.encode.
  */
 export function recordWriter(layout: Layout, names: readonly string[]): (values: ArrayLike<number>) => Uint8Array {
   const codec = layout.codec(names);
   if (codec.slots !== names.length) throw new Error(`recordWriter: ${layout.name} has fields wider than 32 bits among ${names.join(", ")} (use Layout.codec)`);
-  const size = layout.sizeBytes;
   return (values) => {
-    const b = OUTPUT_SLAB.take(size);
+    const b = new Uint8Array(layout.sizeBytes);
     codec.write(b, 0, values);
     return b;
   };
 }
 
-const FETCH_FIELDS = ["qpn", "kind", "fence", "opcode", "counter", "size", "doorbells", "count"] as const;
-const CQ_FIELDS = ["cqn", "sn", "arm", "ci", "doorbells"] as const;
-const ERR_FIELDS = ["reason", "kind", "number", "offset"] as const;
-const writeFetch = recordWriter(FetchRequest, FETCH_FIELDS);
-const writeCq = recordWriter(CqArmUpdate, CQ_FIELDS);
-const writeErr = recordWriter(DoorbellError, ERR_FIELDS);
+const FETCH = FetchRequest.codec(["qpn", "kind", "fence", "opcode", "counter", "size", "doorbells", "count"]);
+const CQ_ARM = CqArmUpdate.codec(["cqn", "sn", "arm", "ci", "doorbells"]);
+const ERR = DoorbellError.codec(["reason", "kind", "number", "offset"]);
 
 function armOf(cmd: number): number {
   return cmd === CqCommand.reqNot ? CqArm.next : cmd === CqCommand.reqNotSol ? CqArm.solicited : CqArm.none;
 }
 
-/** one output register of the RTL: the record loaded and whether it is valid */
+/**
+ * One output register of the RTL: whether it is valid and the record loaded, kept as the
+ * codec's field values (or as bytes, for the rare read answers) and packed into the
+ * port's output only when it handshakes.
+ */
 class OutReg {
   valid = false;
-  data: Uint8Array = new Uint8Array(0);
-  readonly done: StreamTransaction[] = [];
+  readonly values: Float64Array;
+  bytes: Uint8Array | null = null;
+  readonly out = new PackedTransactionWriter(0, 64 * 1024);
+
+  constructor(
+    readonly port: string,
+    private readonly codec: FieldCodec | null,
+    private readonly size: number,
+  ) {
+    this.values = new Float64Array(codec ? codec.slots : 0);
+  }
+
+  /** the register handshakes at cycle c */
+  handshake(c: number): void {
+    const at = this.out.append(c, c, this.size);
+    if (this.bytes) this.out.bytes.set(this.bytes, at);
+    else this.codec!.write(this.out.bytes, at, this.values);
+  }
 }
 
 export class DoorbellTwin implements BlockTwin {
@@ -195,8 +211,8 @@ export class DoorbellTwin implements BlockTwin {
   /** every cycle below this has been simulated */
   private now = 0;
 
-  private readonly mmio: InQueue = { data: [], at: [], head: 0 };
-  private readonly cfg: InQueue = { data: [], at: [], head: 0 };
+  private readonly mmio = new PackedTransactionQueue([], "doorbell twin: s_mmio");
+  private readonly cfg = new PackedTransactionQueue([], "doorbell twin: s_cfg");
   private readonly lastStart = { s_mmio: 0, s_cfg: 0 };
 
   // ownership tables
@@ -206,10 +222,12 @@ export class DoorbellTwin implements BlockTwin {
   private readonly cqUar: Uint32Array;
 
   // the check stage
-  private s1: Decoded | null = null;
+  private s1Valid = false;
+  private readonly s1: Decoded = decoded();
 
-  // the pending table
-  private readonly eValid: Uint8Array;
+  // the pending table, with bit masks of its valid and its CQ entries (PENDING ≤ 32) and,
+  // per queue, the entry that holds it (-1: none), so that merge, allocation and the
+  // round-robin grant are a few bit operations rather than scans
   private readonly eKind: Uint8Array;
   private readonly eNumber: Uint32Array;
   private readonly eCounter: Uint32Array;
@@ -220,13 +238,16 @@ export class DoorbellTwin implements BlockTwin {
   private readonly eCount: Uint32Array;
   private readonly eSn: Uint8Array;
   private readonly eArm: Uint8Array;
+  private validMask = 0;
+  private cqMask = 0;
+  private readonly entryOf: Int8Array[];
   private entries = 0;
   private ptr = 0;
 
-  private readonly fetch = new OutReg();
-  private readonly cqArm = new OutReg();
-  private readonly err = new OutReg();
-  private readonly cfgRd = new OutReg();
+  private readonly fetch = new OutReg("m_fetch", FETCH, FetchRequest.sizeBytes);
+  private readonly cqArm = new OutReg("m_cq_arm", CQ_ARM, CqArmUpdate.sizeBytes);
+  private readonly err = new OutReg("m_err", ERR, DoorbellError.sizeBytes);
+  private readonly cfgRd = new OutReg("m_cfg_rd", null, CfgWrite.sizeBytes);
   private readonly readyFetch: (c: number) => boolean;
   private readonly readyCq: (c: number) => boolean;
   private readonly readyErr: (c: number) => boolean;
@@ -247,13 +268,13 @@ export class DoorbellTwin implements BlockTwin {
         throw new RangeError(`doorbell twin: ${k} = ${v}; it must be a power of two, at least 2`);
       }
     }
+    if (p.pending > 32) throw new RangeError(`doorbell twin: pending = ${p.pending}; at most 32 entries`);
     this.params = p;
     this.qpValid = new Uint8Array(p.qpEntries);
     this.qpUar = new Uint32Array(p.qpEntries);
     this.cqValid = new Uint8Array(p.cqEntries);
     this.cqUar = new Uint32Array(p.cqEntries);
     const n = p.pending;
-    this.eValid = new Uint8Array(n);
     this.eKind = new Uint8Array(n);
     this.eNumber = new Uint32Array(n);
     this.eCounter = new Uint32Array(n);
@@ -264,6 +285,8 @@ export class DoorbellTwin implements BlockTwin {
     this.eCount = new Uint32Array(n);
     this.eSn = new Uint8Array(n);
     this.eArm = new Uint8Array(n);
+    // by DoorbellKind: send and receive queues are QPs, the third kind CQs
+    this.entryOf = [p.qpEntries, p.qpEntries, p.cqEntries].map((k) => new Int8Array(k).fill(-1));
     const r = opts.outputReady ?? {};
     this.readyFetch = r.m_fetch ?? READY;
     this.readyCq = r.m_cq_arm ?? READY;
@@ -272,24 +295,33 @@ export class DoorbellTwin implements BlockTwin {
     this.alwaysReady = !r.m_fetch && !r.m_cq_arm && !r.m_err && !r.m_cfg_rd;
   }
 
+  private input(port: string): PackedTransactionQueue {
+    if (port === "s_mmio") return this.mmio;
+    if (port === "s_cfg") return this.cfg;
+    throw new Error(`doorbell twin: no input stream port "${port}" (input ports: ${DOORBELL_PORTS.in.join(", ")})`);
+  }
+
   offer(port: string, txn: StreamTransaction): void {
-    if (port !== "s_mmio" && port !== "s_cfg") {
-      throw new Error(`doorbell twin: no input stream port "${port}" (input ports: ${DOORBELL_PORTS.in.join(", ")})`);
+    const q = this.input(port);
+    const p = port as keyof typeof this.lastStart;
+    if (txn.startCycle < this.lastStart[p]) {
+      throw new Error(`doorbell twin: ${port} startCycle ${txn.startCycle} is before the previous transaction's ${this.lastStart[p]}`);
     }
-    if (txn.startCycle < this.lastStart[port]) {
-      throw new Error(`doorbell twin: ${port} startCycle ${txn.startCycle} is before the previous transaction's ${this.lastStart[port]}`);
-    }
-    this.lastStart[port] = txn.startCycle;
+    this.lastStart[p] = txn.startCycle;
+    q.offer(txn);
+  }
+
+  offerPacked(port: string, bytes: Uint8Array, _count: number): void {
     // the shim cannot drive a transaction before the cycle the harness had reached when it sent it
-    const q = port === "s_mmio" ? this.mmio : this.cfg;
-    q.data.push(txn.data);
-    q.at.push(Math.max(txn.startCycle, this.now));
+    this.input(port).push(bytes, this.now);
   }
 
   runUntil(cycle: number): void {
+    this.mmio.flushOffered(this.now);
+    this.cfg.flushOffered(this.now);
     while (this.now < cycle) {
       if (this.idle()) {
-        const next = Math.min(this.nextAt(this.mmio), this.nextAt(this.cfg));
+        const next = Math.min(this.mmio.startCycle, this.cfg.startCycle);
         if (next >= cycle) {
           this.now = cycle;
           return;
@@ -301,10 +333,19 @@ export class DoorbellTwin implements BlockTwin {
     }
   }
 
-  take(port: string): StreamTransaction[] {
+  private output(port: string): OutReg {
     const reg = port === "m_fetch" ? this.fetch : port === "m_cq_arm" ? this.cqArm : port === "m_err" ? this.err : port === "m_cfg_rd" ? this.cfgRd : null;
     if (!reg) throw new Error(`doorbell twin: no output stream port "${port}" (output ports: ${DOORBELL_PORTS.out.join(", ")})`);
-    return reg.done.splice(0, reg.done.length);
+    return reg;
+  }
+
+  take(port: string): StreamTransaction[] {
+    const { bytes, count } = this.output(port).out.take();
+    return unpack(bytes, count, [], `doorbell twin: ${port}`);
+  }
+
+  takePacked(port: string): PackedTransactions {
+    return this.output(port).out.take();
   }
 
   wires(): Record<string, number> {
@@ -324,11 +365,7 @@ export class DoorbellTwin implements BlockTwin {
   }
 
   private idle(): boolean {
-    return this.s1 === null && this.entries === 0 && !this.fetch.valid && !this.cqArm.valid && !this.err.valid && !this.cfgRd.valid;
-  }
-
-  private nextAt(q: InQueue): number {
-    return q.head < q.at.length ? q.at[q.head]! : Infinity;
+    return !this.s1Valid && this.entries === 0 && !this.fetch.valid && !this.cqArm.valid && !this.err.valid && !this.cfgRd.valid;
   }
 
   /** the reject reason of doorbell d against the tables as they are now, or 0 */
@@ -354,65 +391,54 @@ export class DoorbellTwin implements BlockTwin {
     const cHs = this.cqArm.valid && cR;
     const eHs = this.err.valid && eR;
     const rHs = this.cfgRd.valid && rR;
-    if (fHs) this.fetch.done.push({ data: this.fetch.data, user: NO_USER, startCycle: c, endCycle: c });
-    if (cHs) this.cqArm.done.push({ data: this.cqArm.data, user: NO_USER, startCycle: c, endCycle: c });
-    if (eHs) this.err.done.push({ data: this.err.data, user: NO_USER, startCycle: c, endCycle: c });
-    if (rHs) this.cfgRd.done.push({ data: this.cfgRd.data, user: NO_USER, startCycle: c, endCycle: c });
+    if (fHs) this.fetch.handshake(c);
+    if (cHs) this.cqArm.handshake(c);
+    if (eHs) this.err.handshake(c);
+    if (rHs) this.cfgRd.handshake(c);
     const fetchFree = !this.fetch.valid || fR;
     const cqFree = !this.cqArm.valid || cR;
     const errFree = !this.err.valid || eR;
 
-    // 2. round-robin grant
+    // 2. round-robin grant: the first eligible entry at or after the pointer, else the first
     let g = -1;
     if (this.entries > 0) {
-      for (let k = 0; k < P; k++) {
-        const i = (this.ptr + k) & (P - 1);
-        if (this.eValid[i] && (this.eKind[i] === DoorbellKind.cq ? cqFree : fetchFree)) {
-          g = i;
-          break;
-        }
+      const eligible = (cqFree ? this.cqMask : 0) | (fetchFree ? this.validMask & ~this.cqMask : 0);
+      if (eligible !== 0) {
+        const fromPtr = eligible & (-1 << this.ptr);
+        const pick = fromPtr !== 0 ? fromPtr : eligible;
+        g = 31 - Math.clz32(pick & -pick);
       }
     }
 
     // 3. the check stage
     const d = this.s1;
+    const hasD = this.s1Valid;
     let advance = false;
     let reason = 0;
     let merge = -1;
     let alloc = -1;
-    if (d) {
+    if (hasD) {
       reason = this.check(d);
       if (reason) {
         advance = errFree;
       } else {
-        for (let i = 0; i < P; i++) {
-          if (this.eValid[i] && i !== g && this.eKind[i] === d.kind && this.eNumber[i] === d.number) {
-            merge = i;
-            break;
-          }
-        }
+        // at most one entry holds a queue (apart from one being granted this cycle)
+        merge = this.entryOf[d.kind]![d.number]!;
+        if (merge === g) merge = -1;
         if (merge < 0) {
-          for (let i = 0; i < P; i++) {
-            if (!this.eValid[i]) {
-              alloc = i;
-              break;
-            }
-          }
+          // the lowest free entry (the one being granted is not free yet)
+          const free = ~this.validMask & (this.validMask + 1);
+          const i = 31 - Math.clz32(free);
+          if (free !== 0 && i < P) alloc = i;
         }
         advance = merge >= 0 || alloc >= 0;
       }
     }
 
-    // 4. input handshakes
-    let nextS1 = advance ? null : d;
-    if (d === null || advance) {
-      const m = this.mmio;
-      if (m.head < m.at.length && m.at[m.head]! <= c) {
-        nextS1 = decodeMmio(m.data[m.head]!, this.params.uarPages);
-        this.shift(m);
-      }
-    }
-    // (the s_cfg write is applied below, after the check stage has read the tables)
+    // 4. input handshake: s_mmio moves into the check stage when it is free or advances
+    //    (decoded after the register updates below, which still need this cycle's doorbell)
+    const m = this.mmio;
+    const takeMmio = (!hasD || advance) && m.startCycle <= c;
 
     // 5. register updates
     if (fHs) this.fetch.valid = false;
@@ -420,13 +446,17 @@ export class DoorbellTwin implements BlockTwin {
     if (eHs) this.err.valid = false;
     if (rHs) this.cfgRd.valid = false;
     if (g >= 0) this.issue(g);
-    if (d && advance) {
+    if (hasD && advance) {
       this.stats.doorbells++;
       if (reason) {
         if (reason === RejectReason.owner) this.stats.rejectedOwner++;
         else this.stats.rejectedOther++;
+        const v = this.err.values;
+        v[0] = reason;
+        v[1] = d.kind;
+        v[2] = d.number;
+        v[3] = d.offset;
         this.err.valid = true;
-        this.err.data = writeErr([reason, d.kind, d.number, d.offset]);
       } else if (merge >= 0) {
         this.stats.coalesced++;
         this.mergeInto(merge, d);
@@ -434,47 +464,59 @@ export class DoorbellTwin implements BlockTwin {
         this.place(alloc, d);
       }
     }
-    this.s1 = nextS1;
-
-    // s_cfg waits while a read answer is not taken
-    const q = this.cfg;
-    if (q.head < q.at.length && q.at[q.head]! <= c && (!this.cfgRd.valid || rHs)) {
-      this.applyCfg(q.data[q.head]!);
-      this.shift(q);
+    if (takeMmio) {
+      decodeMmioInto(m.bytes, m.dataAt, Math.min(m.dataBytes, MmioWrite.sizeBytes), this.params.uarPages, d);
+      m.shift();
+      this.s1Valid = true;
+    } else if (advance) {
+      this.s1Valid = false;
     }
-  }
 
-  private shift(q: InQueue): void {
-    q.head++;
-    if (q.head > 4096 && q.head * 2 > q.at.length) {
-      q.data.splice(0, q.head);
-      q.at.splice(0, q.head);
-      q.head = 0;
+    // s_cfg (applied after the check stage has read the tables) waits while a read answer is not taken
+    const q = this.cfg;
+    if (q.startCycle <= c && !this.cfgRd.valid) {
+      this.applyCfg(q.bytes, q.dataAt, q.dataBytes);
+      q.shift();
     }
   }
 
   private issue(g: number): void {
     const P = this.params.pending;
-    if (this.eKind[g] === DoorbellKind.cq) {
+    const kind = this.eKind[g]!;
+    if (kind === DoorbellKind.cq) {
+      const v = this.cqArm.values;
+      v[0] = this.eNumber[g]!;
+      v[1] = this.eSn[g]!;
+      v[2] = this.eArm[g]!;
+      v[3] = this.eCounter[g]!;
+      v[4] = this.eDoorbells[g]!;
       this.cqArm.valid = true;
-      this.cqArm.data = writeCq([this.eNumber[g], this.eSn[g], this.eArm[g], this.eCounter[g], this.eDoorbells[g]]);
     } else {
       this.stats.fetches++;
+      const v = this.fetch.values;
+      v[0] = this.eNumber[g]!;
+      v[1] = kind;
+      v[2] = this.eFence[g]!;
+      v[3] = this.eOpcode[g]!;
+      v[4] = this.eCounter[g]!;
+      v[5] = this.eSize[g]!;
+      v[6] = this.eDoorbells[g]!;
+      v[7] = this.eCount[g]!;
       this.fetch.valid = true;
-      const g8 = g;
-      this.fetch.data = writeFetch([
-        this.eNumber[g8], this.eKind[g8], this.eFence[g8], this.eOpcode[g8],
-        this.eCounter[g8], this.eSize[g8], this.eDoorbells[g8], this.eCount[g8],
-      ]);
     }
-    this.eValid[g] = 0;
+    const bit = 1 << g;
+    this.validMask &= ~bit;
+    this.cqMask &= ~bit;
+    this.entryOf[kind]![this.eNumber[g]!] = -1;
     this.entries--;
     this.ptr = (g + 1) & (P - 1);
   }
 
   private place(i: number, d: Decoded): void {
-    this.eValid[i] = 1;
+    const bit = 1 << i;
+    this.validMask |= bit;
     this.entries++;
+    this.entryOf[d.kind]![d.number] = i;
     this.eKind[i] = d.kind;
     this.eNumber[i] = d.number;
     this.eCounter[i] = d.counter;
@@ -485,22 +527,28 @@ export class DoorbellTwin implements BlockTwin {
     this.eCount[i] = d.kind === DoorbellKind.receive ? d.nreq : 0;
     this.eDoorbells[i] = 1;
     const cq = d.kind === DoorbellKind.cq;
+    if (cq) this.cqMask |= bit;
     this.eSn[i] = cq ? d.sn : 0;
     this.eArm[i] = cq ? armOf(d.cmd) : 0;
   }
 
   private mergeInto(i: number, d: Decoded): void {
     this.eCounter[i] = d.counter; // the latest producer counter (or consumer index) wins
-    if (this.eDoorbells[i] < 255) this.eDoorbells[i]++;
-    if (d.kind === DoorbellKind.receive) this.eCount[i] = Math.min(0xffff, this.eCount[i] + d.nreq);
+    if (this.eDoorbells[i]! < 255) this.eDoorbells[i]!++;
+    if (d.kind === DoorbellKind.receive) this.eCount[i] = Math.min(0xffff, this.eCount[i]! + d.nreq);
     if (d.kind === DoorbellKind.cq) {
       this.eSn[i] = d.sn;
-      this.eArm[i] = Math.max(this.eArm[i], armOf(d.cmd));
+      this.eArm[i] = Math.max(this.eArm[i]!, armOf(d.cmd));
     }
   }
 
-  private applyCfg(rec: Uint8Array): void {
-    const b = rec.length >= CfgWrite.sizeBytes ? rec : padded(rec);
+  private applyCfg(rec: Uint8Array, at: number, length: number): void {
+    let b = rec.subarray(at, at + length);
+    if (b.length < CfgWrite.sizeBytes) {
+      const padded = new Uint8Array(CfgWrite.sizeBytes);
+      padded.set(b);
+      b = padded;
+    }
     const table = CfgWrite.get(b, 0, "table");
     const n = CfgWrite.get(b, 0, "number");
     if (CfgWrite.get(b, 0, "read") === 1) {
@@ -508,9 +556,9 @@ export class DoorbellTwin implements BlockTwin {
       const inQp = table === CfgTable.qp && n < this.params.qpEntries;
       const inCq = table === CfgTable.cq && n < this.params.cqEntries;
       const valid = inQp ? this.qpValid[n] === 1 : inCq ? this.cqValid[n] === 1 : false;
-      const uar = inQp ? this.qpUar[n] : inCq ? this.cqUar[n] : 0;
+      const uar = inQp ? this.qpUar[n]! : inCq ? this.cqUar[n]! : 0;
       this.cfgRd.valid = true;
-      this.cfgRd.data = cfgReadback(table, n, valid, uar);
+      this.cfgRd.bytes = cfgReadback(table, n, valid, uar);
       return;
     }
     const uar = CfgWrite.get(b, 0, "uar");
