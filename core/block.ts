@@ -44,8 +44,9 @@ export interface BlockTwin {
    */
   offerPacked?(port: string, bytes: Uint8Array, count: number): void;
   /**
-   * take(), packed. Optional: outputs packed the way the RTL's arrive let the scoreboard
-   * compare the two by comparing bytes.
+   * take(), packed; the bytes may be lent (valid until the twin's next call). Optional:
+   * outputs packed the way the RTL's arrive let the scoreboard compare the two by
+   * comparing bytes.
    */
   takePacked?(port: string): PackedTransactions;
 }

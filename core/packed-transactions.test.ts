@@ -67,6 +67,28 @@ describe("packed transactions", () => {
     expect(w.take()).toEqual({ bytes: new Uint8Array(0), count: 0 });
   });
 
+  it("takeView() lends the buffer and reuses it: the next records start zeroed and pack as pack() does", () => {
+    const w = new PackedTransactionWriter(0, 64);
+    let at = w.append(1, 1, 4);
+    w.bytes.set([9, 9, 9, 9], at);
+    const first = w.takeView();
+    expect(first.count).toBe(1);
+    const firstBuffer = first.bytes.buffer;
+    // bytes reserved after the loan read zero, not what the lent records held
+    at = w.append(2, 3, 4);
+    expect([...w.bytes.subarray(at, at + 4)]).toEqual([0, 0, 0, 0]);
+    w.bytes[at] = 5;
+    const second = w.takeView();
+    expect(second.bytes.buffer).toBe(firstBuffer);
+    expect([...second.bytes]).toEqual([...pack([{ data: Uint8Array.of(5, 0, 0, 0), user: {}, startCycle: 2, endCycle: 3 }], [])]);
+    // take() after a loan leaves the lent buffer alone
+    w.append(4, 4, 0);
+    const owned = w.take();
+    expect(owned.bytes.buffer).toBe(firstBuffer);
+    w.append(5, 5, 0);
+    expect(w.bytes.buffer).not.toBe(firstBuffer);
+  });
+
   it("append() reserves zeroed user words and data for the caller to fill", () => {
     const w = new PackedTransactionWriter(1, 64);
     const at = w.append(7, 9, 3);

@@ -141,8 +141,10 @@ export function spanPacked(bytes: Uint8Array, dv: DataView, off: number, span: P
 const EMPTY = new Uint8Array(0);
 
 /**
- * Appends transactions in packed form to a growing buffer; take() hands the buffer over
- * and starts a new one (no copy).
+ * Appends transactions in packed form to a growing buffer. take() hands the buffer over
+ * and starts a new one; takeView() lends it until the next write and then reuses it (for
+ * a consumer that copies, such as the scoreboard: no buffer per quantum to allocate, which
+ * for the sizes of a quantum's output costs more than the copy).
  */
 export class PackedTransactionWriter {
   bytes: Uint8Array;
@@ -151,6 +153,8 @@ export class PackedTransactionWriter {
   length = 0;
   /** transactions written */
   count = 0;
+  /** bytes lent by takeView() that must be zeroed before the buffer is written again */
+  private lent = 0;
 
   constructor(
     /** user words per transaction */
@@ -167,6 +171,10 @@ export class PackedTransactionWriter {
    * `bytes` may be a new buffer after this call.
    */
   append(startCycle: number, endCycle: number, dataBytes: number): number {
+    if (this.lent > 0) {
+      this.bytes.fill(0, 0, this.lent);
+      this.lent = 0;
+    }
     const off = this.length;
     const end = off + PACKED_HEADER_BYTES + 4 * this.userWords + dataBytes;
     if (end > this.bytes.length) this.grow(end);
@@ -187,11 +195,32 @@ export class PackedTransactionWriter {
     this.bytes.set(t.data, at + 4 * this.userWords);
   }
 
-  /** everything written since the last take(), handed over; the writer starts a new buffer */
+  /**
+   * everything written since the last take, lent: valid until the next append or take, after
+   * which the writer reuses the buffer
+   */
+  takeView(): PackedTransactions {
+    if (this.count === 0) return { bytes: EMPTY, count: 0 };
+    const lent = { bytes: this.bytes.subarray(0, this.length), count: this.count };
+    this.lent = Math.max(this.lent, this.length);
+    this.length = 0;
+    this.count = 0;
+    return lent;
+  }
+
+  /** everything written since the last take, handed over; the writer starts a new buffer */
   take(): PackedTransactions {
+    if (this.lent > 0) {
+      // a lent view may still be read: leave that buffer to it
+      this.bytes = new Uint8Array(this.bytes.length);
+      this.dv = new DataView(this.bytes.buffer);
+      this.lent = 0;
+    }
     if (this.count === 0) return { bytes: EMPTY, count: 0 };
     const taken = { bytes: this.bytes.subarray(0, this.length), count: this.count };
-    this.bytes = new Uint8Array(Math.max(this.initialBytes, this.length));
+    // the next buffer a quarter larger than this one's fill, so that a steady flow never grows
+    // one (each growth leaves a big buffer to the collector)
+    this.bytes = new Uint8Array(Math.max(this.initialBytes, this.length + (this.length >> 2)));
     this.dv = new DataView(this.bytes.buffer);
     this.length = 0;
     this.count = 0;
@@ -199,7 +228,7 @@ export class PackedTransactionWriter {
   }
 
   private grow(atLeast: number): void {
-    let size = this.bytes.length * 2;
+    let size = Math.max(this.bytes.length * 2, 64);
     while (size < atLeast) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.bytes.subarray(0, this.length));

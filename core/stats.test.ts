@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, it, expect } from "vitest";
 import { Counter, Histogram, StatsRegistry } from "./stats.ts";
 import { Prng } from "./prng.ts";
@@ -14,6 +15,27 @@ describe("Counter", () => {
 });
 
 describe("Histogram", () => {
+  it("property: samples added with recordRepeated give the statistics of the same samples added one by one", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: -20, max: 20 }), fc.integer({ min: 0, max: 30 }), fc.boolean()), { maxLength: 40 }), (ops) => {
+        const one = new Histogram("one");
+        const batched = new Histogram("batched");
+        for (const [v, times, asBatch] of ops) {
+          for (let i = 0; i < times; i++) one.record(v);
+          if (asBatch) batched.recordRepeated(v, times);
+          else for (let i = 0; i < times; i++) batched.record(v);
+        }
+        expect(batched.summary()).toEqual(one.summary());
+        for (const p of [0, 1, 10, 33.3, 50, 66, 90, 99, 100]) expect(batched.percentile(p)).toBe(one.percentile(p));
+        batched.reset();
+        expect(batched.count).toBe(0);
+        batched.record(3);
+        expect(batched.p50).toBe(3);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("gives exact nearest-rank percentiles for 1..100 recorded in shuffled order", () => {
     const h = new Histogram("lat");
     const values = Array.from({ length: 100 }, (_, i) => i + 1);

@@ -40,6 +40,11 @@ export interface HistogramSummary {
 
 export class Histogram {
   private samples = new Float64Array(64);
+  /** samples in `samples` */
+  private stored = 0;
+  /** samples recorded with recordRepeated: value → times */
+  private readonly repeated = new Map<number, number>();
+  /** all samples */
   private n = 0;
   private sorted = true;
   private sum = 0;
@@ -51,31 +56,27 @@ export class Histogram {
   /** adds one sample: any finite number, negative included */
   record(v: number): void {
     if (!Number.isFinite(v)) throw new RangeError(`histogram "${this.name}": samples must be finite numbers, got ${v}`);
-    if (this.n === this.samples.length) {
+    if (this.stored === this.samples.length) {
       const grown = new Float64Array(this.samples.length * 2);
       grown.set(this.samples);
       this.samples = grown;
     }
-    if (this.n > 0 && v < this.samples[this.n - 1]) this.sorted = false;
-    this.samples[this.n++] = v;
+    if (this.stored > 0 && v < this.samples[this.stored - 1]!) this.sorted = false;
+    this.samples[this.stored++] = v;
+    this.n++;
     this.sum += v;
     if (v < this.lo) this.lo = v;
     if (v > this.hi) this.hi = v;
   }
 
-  /** adds the same sample `times` times (a batch of equal latency errors, say) */
+  /**
+   * adds the same sample `times` times (a batch of equal latency errors, say): counted, not
+   * stored `times` times, so a long run of equal samples costs one map entry
+   */
   recordRepeated(v: number, times: number): void {
     if (!Number.isFinite(v)) throw new RangeError(`histogram "${this.name}": samples must be finite numbers, got ${v}`);
     if (times <= 0) return;
-    if (this.n + times > this.samples.length) {
-      let size = this.samples.length * 2;
-      while (size < this.n + times) size *= 2;
-      const grown = new Float64Array(size);
-      grown.set(this.samples.subarray(0, this.n));
-      this.samples = grown;
-    }
-    if (this.n > 0 && v < this.samples[this.n - 1]!) this.sorted = false;
-    this.samples.fill(v, this.n, this.n + times);
+    this.repeated.set(v, (this.repeated.get(v) ?? 0) + times);
     this.n += times;
     this.sum += v * times;
     if (v < this.lo) this.lo = v;
@@ -112,11 +113,28 @@ export class Histogram {
     if (!(p >= 0 && p <= 100)) throw new RangeError(`histogram "${this.name}": percentile must be in [0, 100], got ${p}`);
     if (this.n === 0) return NaN;
     if (!this.sorted) {
-      this.samples.subarray(0, this.n).sort();
+      this.samples.subarray(0, this.stored).sort();
       this.sorted = true;
     }
     const rank = Math.max(1, Math.ceil((p / 100) * this.n));
-    return this.samples[rank - 1];
+    if (this.repeated.size === 0) return this.samples[rank - 1]!;
+    // merge the sorted stored samples with the counted ones up to the rank
+    const counted = [...this.repeated].sort((a, b) => a[0] - b[0]);
+    let seen = 0;
+    let i = 0;
+    let k = 0;
+    for (;;) {
+      const fromStored = i < this.stored && (k === counted.length || this.samples[i]! <= counted[k]![0]);
+      if (fromStored) {
+        seen++;
+        if (seen >= rank) return this.samples[i]!;
+        i++;
+      } else {
+        const [v, times] = counted[k++]!;
+        seen += times;
+        if (seen >= rank) return v;
+      }
+    }
   }
 
   get p50(): number {
@@ -142,6 +160,8 @@ export class Histogram {
 
   reset(): void {
     this.n = 0;
+    this.stored = 0;
+    this.repeated.clear();
     this.sorted = true;
     this.sum = 0;
     this.lo = Infinity;

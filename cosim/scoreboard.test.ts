@@ -204,4 +204,20 @@ describe("scoreboard: RTL records compared in place and decoded transactions agr
     sb.finish();
     expect(sb.report().streams[0]!.transactions).toBe(300);
   });
+
+  it("packed model outputs are copied: the twin may reuse its buffer once it has handed it over", () => {
+    const model = stream(100);
+    const sb = new Scoreboard(block);
+    const reused = new Uint8Array(64 * 1024);
+    for (const [from, to] of [[0, 40], [40, 41], [41, 100]] as const) {
+      const b = encodeStreamRecords(model.slice(from, to), USER);
+      reused.set(b);
+      sb.expectPacked("m_axis", reused.subarray(0, b.length), to - from);
+      reused.fill(0xee);
+    }
+    feedRecords(sb, "rtl", model, [30, 70]);
+    sb.finish();
+    expect(sb.report().functional).toBe("pass");
+    expect(sb.report().streams[0]!.transactions).toBe(100);
+  });
 });

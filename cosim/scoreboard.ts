@@ -57,13 +57,14 @@ interface StreamState {
   eHead: number;
   aHead: number;
   /**
-   * expected transactions the twin gave packed (takePacked), not yet compared: chunks
-   * from `pHead`, the first from byte `pOff`; `packedCount` transactions in all. While any
+   * expected transactions the twin gave packed (takePacked), not yet compared: copied into
+   * `pq` (reused, so a long run allocates nothing here) at [pHead, pTail), `packedCount`
+   * transactions in all. While any
    * are queued, `expected` is empty (they come before anything queued as objects).
    */
-  packed: Uint8Array[];
+  pq: Uint8Array;
   pHead: number;
-  pOff: number;
+  pTail: number;
   packedCount: number;
   compared: number;
   bytes: number;
@@ -156,7 +157,7 @@ export class Scoreboard {
       if (p.direction !== "out") continue;
       this.streams.set(p.name, {
         port: p, userNames: p.user.map((f) => f.name),
-        expected: [], actual: [], eHead: 0, aHead: 0, packed: [], pHead: 0, pOff: 0, packedCount: 0, compared: 0, bytes: 0,
+        expected: [], actual: [], eHead: 0, aHead: 0, pq: new Uint8Array(0), pHead: 0, pTail: 0, packedCount: 0, compared: 0, bytes: 0,
         latency: new Histogram(`${p.name}.latency_error`),
         modelFirst: Infinity, modelLast: -Infinity, rtlFirst: Infinity, rtlLast: -Infinity,
       });
@@ -179,7 +180,8 @@ export class Scoreboard {
 
   /**
    * transactions the model produced, packed (core/packed-transactions.ts): queued as bytes
-   * and compared with the RTL's records byte for byte (the scoreboard keeps `bytes`)
+   * (copied: `bytes` may be reused by the caller) and compared with the RTL's records byte
+   * for byte
    */
   expectPacked(port: string, bytes: Uint8Array, count: number): void {
     const s = this.stream(port);
@@ -189,7 +191,22 @@ export class Scoreboard {
       this.expect(port, unpack(bytes, count, s.userNames, this.where(s)));
       return;
     }
-    s.packed.push(bytes);
+    const n = bytes.length;
+    if (s.pTail + n > s.pq.length) {
+      const live = s.pTail - s.pHead;
+      if (live + n > s.pq.length) {
+        // grow, keeping room for a few more quanta of the same size
+        const grown = new Uint8Array(Math.max(2 * s.pq.length, 4 * (live + n)));
+        grown.set(s.pq.subarray(s.pHead, s.pTail));
+        s.pq = grown;
+      } else {
+        s.pq.copyWithin(0, s.pHead, s.pTail);
+      }
+      s.pHead = 0;
+      s.pTail = live;
+    }
+    s.pq.set(bytes, s.pTail);
+    s.pTail += n;
     s.packedCount += count;
   }
 
@@ -259,8 +276,8 @@ export class Scoreboard {
   private matchedBefore = 0;
 
   /**
-   * Compares the RTL's records with the queued packed ones, chunk by chunk with memcmp, and
-   * counts the equal ones (two equal byte ranges that start at a record boundary hold the
+   * Compares the RTL's records with the queued packed ones by one memcmp, and counts the
+   * equal ones (two equal byte ranges that start at a record boundary hold the
    * same records). Returns the offset in `records` of the first record not matched
    * (records.length when all are) and leaves their number in matchedBefore.
    */
@@ -270,18 +287,18 @@ export class Scoreboard {
     let matched = 0;
     let bytes = 0;
     let last = -1;
-    while (off < records.length && s.pHead < s.packed.length) {
-      const chunk = s.packed[s.pHead]!;
-      const n = Math.min(chunk.length - s.pOff, records.length - off);
-      const equal = sameBytes(records, off, chunk, s.pOff, n);
+    if (s.pHead < s.pTail && off < records.length) {
+      const q = s.pq;
+      const n = Math.min(s.pTail - s.pHead, records.length);
+      const equal = sameBytes(records, 0, q, s.pHead, n);
       // the bytes before `limit` are equal on both sides
-      let limit = off + n;
+      let limit = n;
       if (!equal) {
         let d = 0;
-        while (records[off + d] === chunk[s.pOff + d]) d++;
-        limit = off + d;
+        while (records[d] === q[s.pHead + d]) d++;
+        limit = d;
       }
-      let at = off;
+      let at = 0;
       while (at < limit && spanPacked(records, dv, at, sp) && sp.end <= limit) {
         if (s.compared + matched === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
         last = sp.endCycle;
@@ -289,14 +306,10 @@ export class Scoreboard {
         matched++;
         at = sp.end;
       }
-      s.pOff += at - off;
-      if (s.pOff === chunk.length) { s.pHead++; s.pOff = 0; }
-      const whole = at === off + n;
+      s.pHead += at;
       off = at;
-      if (!equal || !whole) break;
+      if (s.pHead === s.pTail) s.pHead = s.pTail = 0;
     }
-    if (s.pHead === s.packed.length) { s.packed.length = 0; s.pHead = 0; s.pOff = 0; }
-    else if (s.pHead > 64) { s.packed.splice(0, s.pHead); s.pHead = 0; }
     s.packedCount -= matched;
     if (matched > 0) {
       s.modelLast = s.rtlLast = last;
@@ -308,23 +321,15 @@ export class Scoreboard {
     return off;
   }
 
+  private readonly span: StreamRecordSpan = { end: 0, startCycle: 0, endCycle: 0, dataBytes: 0 };
+
   /** the queued packed transactions, moved to `expected` as objects */
   private unpackQueued(s: StreamState): void {
-    const sp = this.span;
-    for (let i = s.pHead; i < s.packed.length; i++) {
-      const chunk = s.packed[i]!.subarray(i === s.pHead ? s.pOff : 0);
-      const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      let n = 0;
-      for (let at = 0; at < chunk.length && spanPacked(chunk, dv, at, sp); at = sp.end) n++;
-      for (const t of unpack(chunk, n, s.userNames, this.where(s))) s.expected.push(t);
-    }
-    s.packed.length = 0;
-    s.pHead = 0;
-    s.pOff = 0;
+    const queued = s.pq.slice(s.pHead, s.pTail);
+    for (const t of unpack(queued, s.packedCount, s.userNames, this.where(s))) s.expected.push(t);
+    s.pHead = s.pTail = 0;
     s.packedCount = 0;
   }
-
-  private readonly span: StreamRecordSpan = { end: 0, startCycle: 0, endCycle: 0, dataBytes: 0 };
 
   counts(port: string): { expected: number; actual: number } {
     const s = this.stream(port);

@@ -291,7 +291,8 @@ describe("doorbell twin: packed inputs and outputs", () => {
       for (const p of ports) {
         seenA.get(p)!.push(...a.take(p));
         const { bytes, count } = b.takePacked(p);
-        seenB.get(p)!.push(...unpack(bytes, count, [], p));
+        // lent until the twin runs again: copied, as the scoreboard does
+        seenB.get(p)!.push(...unpack(bytes.slice(), count, [], p));
       }
     }
     const flat = (ts: StreamTransaction[]) => ts.map((t) => [t.startCycle, t.endCycle, ...t.data]);

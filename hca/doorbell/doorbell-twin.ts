@@ -340,12 +340,13 @@ export class DoorbellTwin implements BlockTwin {
   }
 
   take(port: string): StreamTransaction[] {
-    const { bytes, count } = this.output(port).out.take();
-    return unpack(bytes, count, [], `doorbell twin: ${port}`);
+    const { bytes, count } = this.output(port).out.takeView();
+    return unpack(bytes.slice(), count, [], `doorbell twin: ${port}`);
   }
 
+  /** the outputs, lent until the twin next runs (the scoreboard copies them) */
   takePacked(port: string): PackedTransactions {
-    return this.output(port).out.take();
+    return this.output(port).out.takeView();
   }
 
   wires(): Record<string, number> {
