@@ -46,35 +46,43 @@ export function stimulusTransactions(item: StimulusInput, userNames: readonly st
 }
 
 /**
- * `items` with runs of consecutive transactions on one port packed into batches of up to
- * `batch` (user fields as `block` declares them): the same stimulus, without an object per
- * transaction on its way to the RTL and to a twin that reads packed inputs.
+ * `items` with each port's transactions packed into batches (user fields as `block`
+ * declares them): the same stimulus, without an object per transaction on its way to the
+ * RTL and to a twin that reads packed inputs. Batches close every `windowCycles` cycles of
+ * start time (and at `batch` transactions), so ports interleaved by start cycle stay in
+ * step to within a window.
  */
-export function* packStimulus(items: Iterable<StimulusInput>, block: ResolvedBlock, batch = 4096): Generator<StimulusInput> {
+export function* packStimulus(items: Iterable<StimulusInput>, block: ResolvedBlock, windowCycles = 4096, batch = 8192): Generator<StimulusInput> {
   const userNames = new Map(block.streams.map((s) => [s.name, s.user.map((f) => f.name)]));
-  let port = "";
-  let w: PackedTransactionWriter | undefined;
+  const writers = new Map<string, PackedTransactionWriter>();
+  let windowEnd = windowCycles;
   const flush = function* (): Generator<PackedStimulusItem> {
-    if (w && w.count > 0) {
+    for (const [port, w] of writers) {
+      if (w.count === 0) continue;
       const { bytes, count } = w.take();
       yield { port, packed: bytes, count };
     }
   };
   for (const item of items) {
-    if (item.packed || item.port !== port || !w || w.count >= batch) {
+    if (item.packed) {
       yield* flush();
-      if (item.packed) {
-        yield item;
-        w = undefined;
-        port = "";
-        continue;
-      }
+      yield item;
+      continue;
+    }
+    if (item.txn.startCycle >= windowEnd) {
+      yield* flush();
+      windowEnd = (Math.floor(item.txn.startCycle / windowCycles) + 1) * windowCycles;
+    }
+    let w = writers.get(item.port);
+    if (!w) {
       const names = userNames.get(item.port);
       if (!names) throw new RunFailure(`stimulus names "${item.port}", which is not an input stream of ${block.manifest.block}`);
-      port = item.port;
-      w = new PackedTransactionWriter(names.length, 64 * 1024);
+      w = new PackedTransactionWriter(names.length, 16 * 1024);
+      writers.set(item.port, w);
+    } else if (w.count >= batch) {
+      yield* flush();
     }
-    w.appendTransaction(item.txn, userNames.get(port)!);
+    w.appendTransaction(item.txn, userNames.get(item.port)!);
   }
   yield* flush();
 }

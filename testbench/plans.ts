@@ -174,7 +174,7 @@ function wqeFetchPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
   const oracle = new WqeFetchOracle(traffic);
   return {
     totalInputs: traffic.cfg.length + traffic.fetch.length + traffic.cpl.length,
-    stimulus: () => wqeFetchStimulus(traffic),
+    stimulus: () => packStimulus(wqeFetchStimulus(traffic), block),
     output: (port, txn) => oracle.output(port, txn),
     finish: (wires) => {
       const wqe = oracle.report(wires);

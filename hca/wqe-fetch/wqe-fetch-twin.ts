@@ -11,11 +11,12 @@
  *
  * The twin runs once per cycle of every co-simulation, so its per-cycle path reads and
  * writes records through FieldCodecs compiled from the port layouts (plain numbers: 64-bit
- * addresses as high and low 32-bit halves, no bigint), keeps a completion's bytes where the
- * stimulus put them, carves output records from shared chunks, and skips idle cycles.
+ * addresses as high and low 32-bit halves, no bigint), reads its inputs packed where the
+ * harness put them (a completion's bytes stay there until the WQE is parsed), writes its
+ * outputs packed (core/packed-transactions.ts), and skips idle cycles.
  */
-import { RecordSlab } from "../../core/record-slab.ts";
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
+import { PackedTransactionQueue, PackedTransactionWriter, unpack, type PackedTransactions } from "../../core/packed-transactions.ts";
 import { AtomicSeg, CtrlSeg, DataSeg, INLINE_SEG_BIT, INVALID_LKEY, InlineSegHeader, OPCODE_INFO, RaddrSeg, WQE_MAX_SIZE, WQE_SEG_BYTES, WQE_STRIDE, WqeError, fixedUnits } from "../formats/wqe.ts";
 import { DmaCompletion, DmaReadReq, FetchRequest, WorkRequest, WqeFetchError, WqeRingCfg, WrFlag } from "./formats.ts";
 
@@ -59,8 +60,6 @@ const HAS_RADDR = Uint8Array.from({ length: OPCODES }, (_, op) => (OPCODE_INFO[o
 const HAS_ATOMIC = Uint8Array.from({ length: OPCODES }, (_, op) => (OPCODE_INFO[op]?.atomic ? 1 : 0));
 
 const TWO_32 = 0x1_0000_0000;
-/** the block's output streams carry no user fields: one shared, frozen, empty set */
-const NO_USER: StreamTransaction["user"] = Object.freeze({});
 
 /** one read slot (DMA tag): the WQE it reads and, once completed, where its bytes are */
 class Slot {
@@ -75,40 +74,69 @@ class Slot {
   owner = 0;
 }
 
-/** one output register: the record loaded, valid from the next cycle */
+/**
+ * One output register: the record loaded (one buffer, reused: a register holds one record
+ * at a time), valid from the next cycle, packed into the port's output when it handshakes.
+ */
 class OutReg {
   valid = false;
-  data: Uint8Array = new Uint8Array(0);
-  done: StreamTransaction[] = [];
+  readonly data: Uint8Array;
+  readonly out = new PackedTransactionWriter(0, 64 * 1024);
 
-  /** hands the transactions completed so far over to the caller */
-  drain(): StreamTransaction[] {
-    const d = this.done;
-    this.done = [];
-    return d;
+  constructor(readonly size: number) {
+    this.data = new Uint8Array(size);
+  }
+
+  handshake(c: number): void {
+    if (!this.valid) return;
+    const at = this.out.append(c, c, this.size);
+    copyBytes(this.out.bytes, at, this.data, 0, this.size);
+    this.valid = false;
   }
 }
 
+/**
+ * An input port's queue, and its head record as the RTL sees it: `rec` from byte `at`, at
+ * least `size` bytes (a shorter record is read zero-extended, from a copy).
+ */
 class InQueue {
-  q: StreamTransaction[] = [];
-  head = 0;
+  readonly q: PackedTransactionQueue;
+  rec: Uint8Array = new Uint8Array(0);
+  at = 0;
 
-  /** the oldest transaction if it may handshake at cycle c */
-  at(c: number): StreamTransaction | undefined {
-    const t = this.q[this.head];
-    return t !== undefined && t.startCycle <= c ? t : undefined;
+  constructor(
+    port: string,
+    private readonly size: number,
+  ) {
+    this.q = new PackedTransactionQueue([], `wqe_fetch twin: ${port}`);
+  }
+
+  /** whether the head may handshake at cycle c (and then rec/at locate its record) */
+  ready(c: number): boolean {
+    if (this.q.startCycle > c) return false;
+    this.locate();
+    return true;
   }
 
   get nextStart(): number {
-    return this.q[this.head]?.startCycle ?? Infinity;
+    return this.q.startCycle;
+  }
+
+  /** points rec/at at the head's record */
+  locate(): void {
+    const q = this.q;
+    if (q.dataBytes >= this.size) {
+      this.rec = q.bytes;
+      this.at = q.dataAt;
+    } else {
+      this.rec = new Uint8Array(this.size);
+      this.rec.set(q.bytes.subarray(q.dataAt, q.dataAt + q.dataBytes));
+      this.at = 0;
+    }
   }
 
   pop(): void {
-    this.head++;
-    if (this.head > 1024) {
-      this.q.splice(0, this.head);
-      this.head = 0;
-    }
+    this.q.shift();
   }
 }
 
@@ -138,13 +166,14 @@ export class WqeFetchTwin implements BlockTwin {
   private curBaseLo = 0;
   private curLogSize = 0;
 
-  private readonly sFetch = new InQueue();
-  private readonly sCfg = new InQueue();
-  private readonly sCpl = new InQueue();
-  private readonly mDmaRd = new OutReg();
-  private readonly mWr = new OutReg();
-  private readonly mErr = new OutReg();
-  private readonly slab = new RecordSlab();
+  private readonly sFetch = new InQueue("s_fetch", FetchRequest.sizeBytes);
+  private readonly sCfg = new InQueue("s_cfg", WqeRingCfg.sizeBytes);
+  private readonly sCpl = new InQueue("s_dma_cpl", DmaCompletion.sizeBytes);
+  private readonly mDmaRd = new OutReg(DmaReadReq.sizeBytes);
+  private readonly mWr = new OutReg(WorkRequest.sizeBytes);
+  private readonly mErr = new OutReg(WqeFetchError.sizeBytes);
+  /** payload bytes of the last work request loaded into m_wr (zeroed before a shorter one) */
+  private wrPayload = 0;
   private readonly stats = { stat_fetches: 0, stat_reads: 0, stat_wrs: 0, stat_err_owner: 0, stat_err_malformed: 0 };
 
   // scratch values of the records read and written (reused: nothing allocated per cycle)
@@ -167,33 +196,49 @@ export class WqeFetchTwin implements BlockTwin {
     this.slots = Array.from({ length: this.params.tags }, () => new Slot());
   }
 
-  offer(port: string, txn: StreamTransaction): void {
+  private input(port: string): InQueue {
     switch (port) {
       case "s_fetch":
-        this.sFetch.q.push(padded(txn, FetchRequest.sizeBytes));
-        return;
+        return this.sFetch;
       case "s_cfg":
-        this.sCfg.q.push(padded(txn, WqeRingCfg.sizeBytes));
-        return;
+        return this.sCfg;
       case "s_dma_cpl":
-        this.sCpl.q.push(padded(txn, DmaCompletion.sizeBytes));
-        return;
+        return this.sCpl;
       default:
         throw new Error(`wqe_fetch: no input port ${port}`);
     }
   }
 
-  take(port: string): StreamTransaction[] {
+  private output(port: string): OutReg {
     switch (port) {
       case "m_dma_rd":
-        return this.mDmaRd.drain();
+        return this.mDmaRd;
       case "m_wr":
-        return this.mWr.drain();
+        return this.mWr;
       case "m_err":
-        return this.mErr.drain();
+        return this.mErr;
       default:
         throw new Error(`wqe_fetch: no output port ${port}`);
     }
+  }
+
+  offer(port: string, txn: StreamTransaction): void {
+    this.input(port).q.offer(txn);
+  }
+
+  offerPacked(port: string, bytes: Uint8Array, _count: number): void {
+    // the shim cannot drive a transaction before the cycle the harness had reached when it sent it
+    this.input(port).q.push(bytes, this.now);
+  }
+
+  take(port: string): StreamTransaction[] {
+    const { bytes, count } = this.output(port).out.takeView();
+    return unpack(bytes.slice(), count, [], `wqe_fetch twin: ${port}`);
+  }
+
+  /** the outputs, lent until the twin next runs (the scoreboard copies them) */
+  takePacked(port: string): PackedTransactions {
+    return this.output(port).out.takeView();
   }
 
   wires(): Record<string, number> {
@@ -201,6 +246,9 @@ export class WqeFetchTwin implements BlockTwin {
   }
 
   runUntil(cycle: number): void {
+    this.sFetch.q.flushOffered(this.now);
+    this.sCfg.q.flushOffered(this.now);
+    this.sCpl.q.flushOffered(this.now);
     while (this.now < cycle) {
       // idle cycles cost nothing: skip to the first cycle at which anything can change
       const next = this.nextActive();
@@ -229,27 +277,30 @@ export class WqeFetchTwin implements BlockTwin {
     if (this.busy && !this.slots[this.wp].issued) return this.now;
     let next = this.sCfg.nextStart;
     if (!this.busy) next = Math.min(next, this.sFetch.nextStart);
-    const t = this.sCpl.q[this.sCpl.head];
-    if (t !== undefined && !this.slots[cplTag.get(t.data, 0) % this.params.tags].hasData) next = Math.min(next, t.startCycle);
+    const cpl = this.sCpl;
+    if (cpl.nextStart !== Infinity) {
+      cpl.locate();
+      if (!this.slots[cplTag.get(cpl.rec, cpl.at) % this.params.tags]!.hasData) next = Math.min(next, cpl.nextStart);
+    }
     return Math.max(next, this.now);
   }
 
   private step(c: number): void {
     // 1. outputs handshake
-    handshake(this.mDmaRd, c);
-    handshake(this.mWr, c);
-    handshake(this.mErr, c);
+    this.mDmaRd.handshake(c);
+    this.mWr.handshake(c);
+    this.mErr.handshake(c);
     const T = this.params.tags;
     // state at the start of c
     const rs = this.slots[this.rp];
     const doRetire = rs.issued && rs.hasData;
     const ws = this.slots[this.wp];
     const doIssue = this.busy && !ws.issued;
-    const cpl = this.sCpl.at(c);
-    const cs = cpl === undefined ? undefined : this.slots[cplTag.get(cpl.data, 0) % T];
+    const cpl = this.sCpl;
+    const cs = cpl.ready(c) ? this.slots[cplTag.get(cpl.rec, cpl.at) % T] : undefined;
     const doCpl = cs !== undefined && !cs.hasData;
-    const fetch = this.busy ? undefined : this.sFetch.at(c);
-    const cfg = this.sCfg.at(c);
+    const fetch = !this.busy && this.sFetch.ready(c);
+    const cfg = this.sCfg.ready(c);
 
     // 2. retire
     if (doRetire) {
@@ -262,16 +313,16 @@ export class WqeFetchTwin implements BlockTwin {
     if (doIssue) this.issue(ws);
     // 4. completion: the WQE stays in the completion's record, which nobody changes
     if (doCpl) {
-      cs.data = cpl!.data;
-      cs.at = CPL_DATA;
+      cs.data = cpl.rec;
+      cs.at = cpl.at + CPL_DATA;
       cs.hasData = true;
-      this.sCpl.pop();
+      cpl.pop();
     }
     // 5. fetch and cfg
-    if (fetch !== undefined) this.takeFetch(fetch.data);
-    if (cfg !== undefined) {
+    if (fetch) this.takeFetch(this.sFetch.rec, this.sFetch.at);
+    if (cfg) {
       const v = this.inVals;
-      cfgIn.read(cfg.data, 0, v);
+      cfgIn.read(this.sCfg.rec, this.sCfg.at, v);
       const qpn = v[cfgIn.slot.qpn];
       if (qpn < this.params.qpEntries) {
         const r = qpn * 2 + v[cfgIn.slot.kind];
@@ -293,9 +344,7 @@ export class WqeFetchTwin implements BlockTwin {
     v[readOut.slot.length] = WQE_STRIDE;
     v[readOut.slot.addr] = this.curBaseHi + carry; // reduced modulo 2^32 by the write
     v[readOut.slot.addr + 1] = lo;
-    const rec = this.slab.take(DmaReadReq.sizeBytes);
-    readOut.write(rec, 0, v);
-    this.mDmaRd.data = rec;
+    readOut.write(this.mDmaRd.data, 0, v);
     this.mDmaRd.valid = true;
     ws.issued = true;
     ws.qpn = this.curQpn;
@@ -310,9 +359,9 @@ export class WqeFetchTwin implements BlockTwin {
     this.stats.stat_reads++;
   }
 
-  private takeFetch(data: Uint8Array): void {
+  private takeFetch(rec: Uint8Array, at: number): void {
     const v = this.inVals;
-    fetchIn.read(data, 0, v);
+    fetchIn.read(rec, at, v);
     const qpn = v[fetchIn.slot.qpn];
     const end = v[fetchIn.slot.counter];
     this.sFetch.pop();
@@ -340,9 +389,7 @@ export class WqeFetchTwin implements BlockTwin {
       e[errOut.slot.qpn] = s.qpn;
       e[errOut.slot.index] = s.index;
       e[errOut.slot.opcode] = p.opcode;
-      const rec = this.slab.take(WqeFetchError.sizeBytes);
-      errOut.write(rec, 0, e);
-      this.mErr.data = rec;
+      errOut.write(this.mErr.data, 0, e);
       this.mErr.valid = true;
       if (p.reason === WqeError.staleOwner) this.stats.stat_err_owner++;
       else this.stats.stat_err_malformed++;
@@ -352,10 +399,12 @@ export class WqeFetchTwin implements BlockTwin {
     w[wrOut.slot.qpn] = s.qpn;
     w[wrOut.slot.kind] = s.kind;
     w[wrOut.slot.index] = s.index;
-    const rec = this.slab.take(WorkRequest.sizeBytes);
+    const rec = this.mWr.data;
     wrOut.write(rec, 0, w);
     copyBytes(rec, PAYLOAD_OFF, s.data, s.at + p.payloadFrom, p.payloadLen);
-    this.mWr.data = rec;
+    // the register is reused: payload bytes of a longer work request before it go back to zero
+    if (this.wrPayload > p.payloadLen) rec.fill(0, PAYLOAD_OFF + p.payloadLen, PAYLOAD_OFF + this.wrPayload);
+    this.wrPayload = p.payloadLen;
     this.mWr.valid = true;
     this.stats.stat_wrs++;
   }
@@ -496,18 +545,4 @@ function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: number, n
     dst[to + i + 3] = src[from + i + 3];
   }
   for (; i < n; i++) dst[to + i] = src[from + i];
-}
-
-function handshake(o: OutReg, c: number): void {
-  if (!o.valid) return;
-  o.done.push({ data: o.data, user: NO_USER, startCycle: c, endCycle: c });
-  o.valid = false;
-}
-
-/** an input transaction whose record is shorter than its layout, zero-extended (the RTL sees zeros there) */
-function padded(txn: StreamTransaction, n: number): StreamTransaction {
-  if (txn.data.length >= n) return txn;
-  const data = new Uint8Array(n);
-  data.set(txn.data);
-  return { ...txn, data };
 }
