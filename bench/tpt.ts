@@ -1,5 +1,5 @@
 /** Benchmarks of the tpt block: the tpt scenario's traffic (hits, misses, faults). */
-import { loadBlockManifest, resolveBlock, type StimulusItem } from "../cosim/index.ts";
+import { loadBlockManifest, packStimulus, resolveBlock, type StimulusInput } from "../cosim/index.ts";
 import { TPT_PARAM_NAMES, TptTwin, type TptParams } from "../hca/index.ts";
 import { tptStimulus, tptTraffic } from "../testbench/traffic/tpt-traffic.ts";
 import { benchBlock } from "./cosim-bench.ts";
@@ -8,7 +8,8 @@ export async function benchTpt(opts: { lookups: number }): Promise<Record<string
   const block = resolveBlock(loadBlockManifest("tpt"), {});
   const params = Object.fromEntries(Object.entries(TPT_PARAM_NAMES).map(([k, name]) => [k, block.params[name]!])) as unknown as TptParams;
   const traffic = tptTraffic({ seed: 5, lookups: opts.lookups, params, meanGap: 1 });
-  const items: StimulusItem[] = [...tptStimulus(traffic)];
+  // packed as a stimulus generator writing records would give them (the twin reads them in place)
+  const items: StimulusInput[] = [...packStimulus(tptStimulus(traffic), block)];
   const f = await benchBlock(block, () => new TptTwin(params), items);
   return {
     "model.tpt.lookups_per_s": Math.round(f.modelTransactionsPerSecond),

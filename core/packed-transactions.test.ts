@@ -89,6 +89,63 @@ describe("packed transactions", () => {
     expect(w.bytes.buffer).not.toBe(firstBuffer);
   });
 
+  it("property: takeViewBefore() lends what ended before the cycle, keeps the rest, and reserved bytes always start zeroed", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.record({ op: fc.constant("append" as const), len: fc.nat(40), dur: fc.nat(6), fill: fc.nat(40) }), fc.record({ op: fc.constant("before" as const), back: fc.nat(10) }), fc.record({ op: fc.constant("view" as const) })), { maxLength: 60 }),
+        (ops) => {
+          const w = new PackedTransactionWriter(0, 64);
+          const pending: StreamTransaction[] = [];
+          const got: StreamTransaction[] = [];
+          const want: StreamTransaction[] = [];
+          let end = 0;
+          let i = 0;
+          for (const o of ops) {
+            if (o.op === "append") {
+              // transactions are written in the order they end
+              end += o.dur;
+              const at = w.append(end - o.dur, end, o.len);
+              // only the first `fill` bytes are written: the rest must read zero
+              const data = new Uint8Array(o.len);
+              for (let k = 0; k < Math.min(o.fill, o.len); k++) data[k] = (i + k) | 1;
+              for (let k = 0; k < Math.min(o.fill, o.len); k++) w.bytes[at + k] = data[k]!;
+              pending.push({ data, user: {}, startCycle: end - o.dur, endCycle: end });
+              i++;
+            } else {
+              const cycle = o.op === "view" ? Infinity : Math.max(0, end - o.back);
+              const { bytes, count } = o.op === "view" ? w.takeView() : w.takeViewBefore(cycle);
+              got.push(...unpack(bytes.slice(), count, [], "test"));
+              while (pending.length && pending[0]!.endCycle < cycle) want.push(pending.shift()!);
+            }
+          }
+          got.push(...unpack(w.takeView().bytes.slice(), pending.length, [], "test"));
+          want.push(...pending);
+          const flat = (ts: StreamTransaction[]) => ts.map((t) => [t.startCycle, t.endCycle, ...t.data]);
+          expect(flat(got)).toEqual(flat(want));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("takeViewBefore() twice in a row: the buffer coming back into use is zeroed past what it keeps", () => {
+    const w = new PackedTransactionWriter(0, 64);
+    const add = (end: number, len: number, fill: number) => {
+      const at = w.append(end, end, len);
+      w.bytes.fill(0xab, at, at + fill);
+    };
+    add(1, 10, 10);
+    add(5, 10, 10);
+    expect(w.takeViewBefore(2).count).toBe(1);
+    add(6, 10, 10);
+    expect(w.takeViewBefore(6).count).toBe(1);
+    add(7, 40, 0);
+    const { bytes, count } = w.takeView();
+    const [c, d] = unpack(bytes.slice(), count, [], "test");
+    expect([...c!.data]).toEqual(Array(10).fill(0xab));
+    expect([...d!.data]).toEqual(Array(40).fill(0));
+  });
+
   it("append() reserves zeroed user words and data for the caller to fill", () => {
     const w = new PackedTransactionWriter(1, 64);
     const at = w.append(7, 9, 3);

@@ -155,6 +155,9 @@ export class PackedTransactionWriter {
   count = 0;
   /** bytes lent by takeView() that must be zeroed before the buffer is written again */
   private lent = 0;
+  /** takeViewBefore()'s second buffer, and how much of it must be zeroed before use */
+  private spare: Uint8Array = EMPTY;
+  private spareDirty = 0;
 
   constructor(
     /** user words per transaction */
@@ -205,6 +208,42 @@ export class PackedTransactionWriter {
     this.lent = Math.max(this.lent, this.length);
     this.length = 0;
     this.count = 0;
+    return lent;
+  }
+
+  /**
+   * The transactions written so far that end before `cycle` (transactions are written in
+   * the order they end), lent like takeView(); the rest stay in the writer, moved to a
+   * second buffer that takes turns with this one (for a twin that writes a transaction
+   * before the run has reached its end).
+   */
+  takeViewBefore(cycle: number): PackedTransactions {
+    const dv = this.dv;
+    let at = 0;
+    let n = 0;
+    while (at < this.length && readU64(dv, at + END_CYCLE) < cycle) {
+      at += PACKED_HEADER_BYTES + 4 * dv.getUint32(at + USER_WORDS, true) + dv.getUint32(at + DATA_BYTES, true);
+      n++;
+    }
+    if (at === this.length) return this.takeView();
+    if (n === 0) return { bytes: EMPTY, count: 0 };
+    const lent = { bytes: this.bytes.subarray(0, at), count: n };
+    let spare = this.spare;
+    if (spare.length < this.bytes.length) {
+      spare = new Uint8Array(this.bytes.length);
+    } else {
+      // the spare was lent before: what it held goes back to zero
+      spare.fill(0, 0, this.spareDirty);
+    }
+    const rest = this.length - at;
+    spare.set(this.bytes.subarray(at, this.length));
+    this.spare = this.bytes;
+    this.spareDirty = Math.max(this.length, this.lent);
+    this.lent = 0;
+    this.bytes = spare;
+    this.dv = new DataView(spare.buffer, spare.byteOffset, spare.byteLength);
+    this.length = rest;
+    this.count -= n;
     return lent;
   }
 

@@ -144,7 +144,7 @@ function tptPlan(sc: Scenario, block: ResolvedBlock): TrafficPlan {
   return {
     observeTwin: (t) => { if (t instanceof TptTwin) twin = t; },
     totalInputs: traffic.config.length + traffic.requests.length,
-    stimulus: () => tptStimulus(traffic),
+    stimulus: () => packStimulus(tptStimulus(traffic), block),
     output: (port, txn) => oracle.output(port, txn),
     finish: (wires) => {
       const tpt = oracle.report(wires, twin?.serviceLatency);

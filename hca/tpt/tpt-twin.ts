@@ -22,6 +22,7 @@
  * access a pending lookup may still make, never past it.
  */
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
+import { PackedTransactionWriter, spanPacked, unpack, type PackedSpan, type PackedTransactions } from "../../core/packed-transactions.ts";
 import { Histogram } from "../../core/stats.ts";
 import { mptCheckEntry, tptCheck, UNUSABLE_MPT, type MptCheckEntry } from "./tpt-check.ts";
 import {
@@ -141,16 +142,16 @@ export class TptTwin implements BlockTwin {
   private hPrev = -1;
   private ePrev = -1;
 
-  private readonly done: StreamTransaction[] = [];
-  private doneHead = 0;
+  /** m_resp transactions, packed as they are resolved (possibly before the run reaches their end) */
+  private readonly resp = new PackedTransactionWriter(0, 64 * 1024);
   /**
    * Per lookup, s_req handshake to first response beat [cycles], by what the first probe
    * of the MPT cache found: the block's hit and miss latency as a requester sees them
    * (stalls behind the lookup ahead included, input queueing not).
    */
   readonly serviceLatency = { hit: new Histogram("tpt.hit_latency"), miss: new Histogram("tpt.miss_latency") };
-  private readonly cfgRdDone: StreamTransaction[] = [];
-  private cfgRdHead = 0;
+  private readonly cfgRd = new PackedTransactionWriter(0, 4 * 1024);
+  private readonly span: PackedSpan = { end: 0, startCycle: 0, endCycle: 0, dataBytes: 0 };
   /** counter events (cycle h, what) not yet visible at `now` */
   private readonly statQ: { h: number; kind: number; fault: boolean }[] = [];
   private statHead = 0;
@@ -173,31 +174,48 @@ export class TptTwin implements BlockTwin {
   }
 
   offer(port: string, txn: StreamTransaction): void {
+    this.offerRecord(port, txn.data, 0, txn.data.length, txn.startCycle);
+  }
+
+  /** offer() for packed transactions: each read where it lies (the twin keeps no object per input but its own) */
+  offerPacked(port: string, bytes: Uint8Array, count: number): void {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const sp = this.span;
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      if (!spanPacked(bytes, dv, at, sp)) throw new Error(`tpt twin: ${port}: packed transactions cut short at transaction ${i} of ${count}`);
+      const dataAt = sp.end - sp.dataBytes;
+      this.offerRecord(port, bytes, dataAt, sp.dataBytes, sp.startCycle);
+      at = sp.end;
+    }
+  }
+
+  /** one input transaction: its record is `n` bytes of `b` from `at` */
+  private offerRecord(port: string, b: Uint8Array, at: number, n: number, startCycle: number): void {
     if (port === IN_CFG) {
-      if (txn.startCycle < this.lastCfgStart) throw new Error(`tpt twin: ${IN_CFG} startCycle ${txn.startCycle} is before the previous ${this.lastCfgStart}`);
-      if (txn.data.length < TPT_CFG_HEADER_BYTES || txn.data.length > TPT_CFG_BEAT_BYTES) {
-        throw new Error(`tpt twin: an ${IN_CFG} transaction is one beat of ${TPT_CFG_HEADER_BYTES}..${TPT_CFG_BEAT_BYTES} bytes, got ${txn.data.length}`);
+      if (startCycle < this.lastCfgStart) throw new Error(`tpt twin: ${IN_CFG} startCycle ${startCycle} is before the previous ${this.lastCfgStart}`);
+      if (n < TPT_CFG_HEADER_BYTES || n > TPT_CFG_BEAT_BYTES) {
+        throw new Error(`tpt twin: an ${IN_CFG} transaction is one beat of ${TPT_CFG_HEADER_BYTES}..${TPT_CFG_BEAT_BYTES} bytes, got ${n}`);
       }
-      this.lastCfgStart = txn.startCycle;
-      const w = Math.max(txn.startCycle, this.now, this.lastCfgW + 1);
+      this.lastCfgStart = startCycle;
+      const w = Math.max(startCycle, this.now, this.lastCfgW + 1);
       this.lastCfgW = w;
-      this.cfgQ.push({ w, data: txn.data });
+      this.cfgQ.push({ w, data: b.subarray(at, at + n) });
     } else if (port === IN_REQ) {
-      if (txn.startCycle < this.lastReqStart) throw new Error(`tpt twin: ${IN_REQ} startCycle ${txn.startCycle} is before the previous ${this.lastReqStart}`);
-      if (txn.data.length !== TPT_REQ_BYTES) throw new Error(`tpt twin: an ${IN_REQ} transaction is one ${TPT_REQ_BYTES}-byte beat, got ${txn.data.length} bytes`);
-      this.lastReqStart = txn.startCycle;
-      const d = txn.data;
+      if (startCycle < this.lastReqStart) throw new Error(`tpt twin: ${IN_REQ} startCycle ${startCycle} is before the previous ${this.lastReqStart}`);
+      if (n !== TPT_REQ_BYTES) throw new Error(`tpt twin: an ${IN_REQ} transaction is one ${TPT_REQ_BYTES}-byte beat, got ${n} bytes`);
+      this.lastReqStart = startCycle;
       this.reqQ.push({
-        tag: (d[RQ.tag] << 8) | d[RQ.tag + 1],
-        access: d[RQ.access],
-        key: be32(d, RQ.key),
-        pd: (d[RQ.pd] << 16) | (d[RQ.pd + 1] << 8) | d[RQ.pd + 2],
-        vaHi: be32(d, RQ.va),
-        vaLo: be32(d, RQ.va + 4),
-        len: be32(d, RQ.len),
+        tag: (b[at + RQ.tag]! << 8) | b[at + RQ.tag + 1]!,
+        access: b[at + RQ.access]!,
+        key: be32(b, at + RQ.key),
+        pd: (b[at + RQ.pd]! << 16) | (b[at + RQ.pd + 1]! << 8) | b[at + RQ.pd + 2]!,
+        vaHi: be32(b, at + RQ.va),
+        vaLo: be32(b, at + RQ.va + 4),
+        len: be32(b, at + RQ.len),
         // accept cycle: resolved below when the lookup reaches stage A (needs d[i-1]);
         // the earliest the shim can drive it is max(startCycle, now)
-        a: Math.max(txn.startCycle, this.now),
+        a: Math.max(startCycle, this.now),
       });
     } else {
       throw new Error(`tpt twin: no input stream port "${port}" (input ports: ${IN_CFG}, ${IN_REQ})`);
@@ -256,9 +274,10 @@ export class TptTwin implements BlockTwin {
       const faulted = c.fault !== TptFault.ok;
       const nseg = faulted ? 0 : c.nseg;
       const beats = Math.max(1, nseg);
-      const data = new Uint8Array(beats * TPT_RESP_BEAT_BYTES);
+      const at = this.resp.append(h + 1, h + beats, beats * TPT_RESP_BEAT_BYTES);
+      const data = this.resp.bytes;
       for (let k = 0; k < beats; k++) {
-        const o = k * TPT_RESP_BEAT_BYTES;
+        const o = at + k * TPT_RESP_BEAT_BYTES;
         data[o + RS.tag] = c.req.tag >>> 8;
         data[o + RS.tag + 1] = c.req.tag;
         data[o + RS.fault] = c.fault;
@@ -269,7 +288,6 @@ export class TptTwin implements BlockTwin {
           put32(data, o + RS.len, this.segLen[k]);
         }
       }
-      this.done.push({ data, user: {}, startCycle: h + 1, endCycle: h + beats });
       this.statQ.push({ h, kind: c.kind, fault: faulted });
       if (c.kind === 1) this.serviceLatency.hit.record(h + 1 - c.req.a);
       else if (c.kind === 2) this.serviceLatency.miss.record(h + 1 - c.req.a);
@@ -286,22 +304,20 @@ export class TptTwin implements BlockTwin {
     this.now = cycle;
   }
 
+  private output(port: string): PackedTransactionWriter {
+    if (port === OUT_RESP) return this.resp;
+    if (port === OUT_CFG_RD) return this.cfgRd;
+    throw new Error(`tpt twin: no output stream port "${port}" (output ports: ${OUT_RESP}, ${OUT_CFG_RD})`);
+  }
+
   take(port: string): StreamTransaction[] {
-    if (port === OUT_CFG_RD) {
-      let n = this.cfgRdHead;
-      while (n < this.cfgRdDone.length && this.cfgRdDone[n].endCycle < this.now) n++;
-      const out = this.cfgRdDone.slice(this.cfgRdHead, n);
-      this.cfgRdHead = n;
-      if (n > 4096) { this.cfgRdDone.splice(0, n); this.cfgRdHead = 0; }
-      return out;
-    }
-    if (port !== OUT_RESP) throw new Error(`tpt twin: no output stream port "${port}" (output ports: ${OUT_RESP}, ${OUT_CFG_RD})`);
-    let n = this.doneHead;
-    while (n < this.done.length && this.done[n].endCycle < this.now) n++;
-    const out = this.done.slice(this.doneHead, n);
-    this.doneHead = n;
-    if (n > 4096) { this.done.splice(0, n); this.doneHead = 0; }
-    return out;
+    const { bytes, count } = this.output(port).takeViewBefore(this.now);
+    return unpack(bytes.slice(), count, [], `tpt twin: ${port}`);
+  }
+
+  /** the outputs that ended before the time run to, lent until the twin next runs (the scoreboard copies them) */
+  takePacked(port: string): PackedTransactions {
+    return this.output(port).takeViewBefore(this.now);
   }
 
   wires(): Record<string, number> {
@@ -336,7 +352,9 @@ export class TptTwin implements BlockTwin {
     const index = TptCfgHeaderLayout.get(b, 0, "index");
     const p = this.params;
     if (op === TptCfgOp.mptRead || op === TptCfgOp.mttRead) {
-      this.cfgRdDone.push({ data: this.readback(op, index), user: {}, startCycle: w + 1, endCycle: w + 1 });
+      const answer = this.readback(op, index);
+      const at = this.cfgRd.append(w + 1, w + 1, answer.length); // may move the buffer: before .bytes
+      this.cfgRd.bytes.set(answer, at);
       return;
     }
     if (op === TptCfgOp.mptWrite || op === TptCfgOp.mptInvalidate) {
