@@ -3,7 +3,9 @@
  * 4096), requester → wire → responder (payload copied into host memory) → ACK →
  * completer (CQEs in host memory, every 16th WR signalled), two engines back to back.
  * The figure is request packets per wall-clock second over the whole loop, posting and
- * CQ polling included; best of `passes` passes after a warm-up pass.
+ * CQ polling included; best of `passes` passes after a warm-up pass of the same length.
+ * Run it alone (anything else running on the machine lowers it):
+ * `node --max-semi-space-size=128 --import tsx bench/transport.ts`.
  */
 import { backToBack, connectRc, encodeWorkRequest, TransportWqeOpcode } from "../hca/transport/index.ts";
 
@@ -40,7 +42,7 @@ export function benchTransport(opts: { messages: number; passes?: number }): Rec
     }
     return { packets: a.engine.stats.packetsSent - sent0, ms: performance.now() - t0 };
   };
-  pass(Math.min(opts.messages, 20_000)); // JIT warm-up
+  pass(opts.messages); // JIT warm-up: a whole pass, so that the passes measured run the code the JIT settled on
   let best = 0;
   let packets = 0;
   for (let i = 0; i < (opts.passes ?? 3); i++) {

@@ -128,6 +128,30 @@ describe("HostMemory copies without allocating (readInto, writeFrom)", () => {
     ]);
   });
 
+  it("pageOf gives the page holding a range inside one written page, counted and observed as a read; undefined otherwise", () => {
+    const m = new HostMemory();
+    const reads: HostMemoryAccess[] = [];
+    m.onRead((a) => reads.push(a));
+    m.write(0x3000, Uint8Array.from({ length: 4096 }, (_, i) => i & 0xff));
+    const p = m.pageOf(0x3010, 32, "dma2")!;
+    expect(p).toHaveLength(4096);
+    expect(p.subarray(0x10, 0x30)).toEqual(m.read(0x3010, 32));
+    expect(m.pageOf(0x3000, 4096)).toBe(p);
+    // a view, not a copy: a later write shows through
+    m.write(0x3010, Uint8Array.of(0xab));
+    expect(p[0x10]).toBe(0xab);
+    expect(m.pageOf(0x3ff0, 17)).toBeUndefined(); // runs into the next page
+    expect(m.pageOf(0x9000, 16)).toBeUndefined(); // never written
+    expect(m.pageOf(2 ** 53, 1)).toBeUndefined();
+    expect(m.pagesAllocated).toBe(1);
+    expect(reads.slice(0, 2)).toEqual([
+      { addr: 0x3010n, len: 32, initiator: "dma2" },
+      { addr: 0x3010n, len: 32, initiator: "cpu" },
+    ]);
+    expect(reads[2]).toEqual({ addr: 0x3000n, len: 4096, initiator: "cpu" });
+    expect(reads).toHaveLength(3);
+  });
+
   it("gives the same bytes whether an address comes as a number or a bigint, near 2^53 too (property)", () => {
     // the number fast path (ranges ending below 2^53) against the bigint path, one memory each
     const bases = [0, 0x1_0000_0000, 2 ** 53 - 3 * HOST_PAGE_BYTES];

@@ -212,12 +212,16 @@ export class HostMemory {
   readonly allocator: RangeAllocator;
 
   /** accesses and bytes since construction, all initiators */
-  bytesRead = 0;
-  bytesWritten = 0;
+  bytesRead = 0.5; // 0 from the constructor on: see there
+  bytesWritten = 0.5;
   readCount = 0;
   writeCount = 0;
 
   constructor(options: HostMemoryOptions = {}) {
+    // A byte count passes 2^31 in a long run. A field that starts as a small integer changes
+    // representation then, and the JIT throws away the code that adds to it in the middle of
+    // the run; a field made with a fraction is a double from the start and stays one.
+    this.bytesRead = this.bytesWritten = 0;
     this.allocator = new RangeAllocator(options.allocBase ?? 0x1_0000_0000, options.allocLimit ?? 2 ** 48);
   }
 
@@ -266,6 +270,26 @@ export class HostMemory {
     if (this.readObservers.length > 0) this.notify(this.readObservers, { addr: toHostAddress(addr), len, initiator });
   }
 
+  /**
+   * A read without a copy: the page array that holds [addr, addr+len), when that range lies
+   * in one page that has been written (its first byte is at `addr % HOST_PAGE_BYTES` in it);
+   * undefined otherwise (a range across pages or in never-written memory: use `readInto`).
+   * It counts and is observed as a read of the range now; the caller reads the bytes from the
+   * array later, and sees whatever is written there in between (a DMA engine that reads its
+   * source when the bytes leave, not when it was asked). The array must not be written.
+   */
+  pageOf(addr: number, len: number, initiator = "cpu"): Uint8Array | undefined {
+    if (!isSafeNumberRange(addr, len)) return undefined;
+    const page = Math.floor(addr / HOST_PAGE_BYTES);
+    if (addr - page * HOST_PAGE_BYTES + len > HOST_PAGE_BYTES) return undefined;
+    const p = this.pageAt(page);
+    if (p === undefined) return undefined;
+    this.bytesRead += len;
+    this.readCount++;
+    if (this.readObservers.length > 0) this.notify(this.readObservers, { addr: toHostAddress(addr), len, initiator });
+    return p;
+  }
+
   /** calls each observer (out of line: the accesses stay small enough for the JIT to inline them) */
   private notify(observers: readonly HostMemoryObserver[], ev: HostMemoryAccess): void {
     for (const o of observers) o(ev);
@@ -282,7 +306,28 @@ export class HostMemory {
    */
   writeFrom(addr: HostAddress, src: Uint8Array, srcOffset: number, len: number, initiator = "cpu"): void {
     if (!isSafeNumberRange(addr, len)) checkHostRange(addr, len, "HostMemory.write");
-    if (!Number.isSafeInteger(srcOffset) || srcOffset < 0 || srcOffset + len > src.length) throw outside("writeFrom", "is not inside a source", srcOffset, len, src);
+    const srcLength = src.length;
+    if (!Number.isSafeInteger(srcOffset) || srcOffset < 0 || srcOffset + len > srcLength) throw outside("writeFrom", "is not inside a source", srcOffset, len, src);
+    if (typeof addr === "number") {
+      // a range inside one page already written (a packet's payload, a CQE): one copy. This
+      // part is kept short, so that the JIT inlines it into the DMA engines' write.
+      const page = Math.floor(addr / HOST_PAGE_BYTES);
+      const off = addr - page * HOST_PAGE_BYTES;
+      const p = off + len <= HOST_PAGE_BYTES ? this.pageAt(page) : undefined;
+      if (p !== undefined) {
+        p.set(srcOffset === 0 && len === srcLength ? src : src.subarray(srcOffset, srcOffset + len), off);
+        this.bytesWritten += len;
+        this.writeCount++;
+        if (this.writeObservers.length > 0) this.notifyWrite(addr, src, srcOffset, len, initiator);
+        return;
+      }
+    }
+    this.store(addr, src, srcOffset, len, initiator);
+  }
+
+  /** writeFrom on a checked range, page by page, allocating pages as needed */
+  private store(addr: HostAddress, src: Uint8Array, srcOffset: number, len: number, initiator: string): void {
+    const srcLength = src.length;
     let page: number;
     let off: number;
     if (typeof addr === "number") {
@@ -298,12 +343,16 @@ export class HostMemory {
       }
       const from = srcOffset + done;
       // the whole source in one piece copies without making a view of it
-      p.set(from === 0 && n === src.length ? src : src.subarray(from, from + n), off);
+      p.set(from === 0 && n === srcLength ? src : src.subarray(from, from + n), off);
       done += n;
     }
     this.bytesWritten += len;
     this.writeCount++;
-    if (this.writeObservers.length > 0) this.notify(this.writeObservers, { addr: toHostAddress(addr), len, initiator, bytes: src.slice(srcOffset, srcOffset + len) });
+    if (this.writeObservers.length > 0) this.notifyWrite(addr, src, srcOffset, len, initiator);
+  }
+
+  private notifyWrite(addr: HostAddress, src: Uint8Array, srcOffset: number, len: number, initiator: string): void {
+    this.notify(this.writeObservers, { addr: toHostAddress(addr), len, initiator, bytes: src.slice(srcOffset, srcOffset + len) });
   }
 
   /** the page numbered `page`, or undefined if it was never written */

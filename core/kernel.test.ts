@@ -127,6 +127,8 @@ describe("Simulator", () => {
     expect(sim.pending).toBe(0);
     expect(() => sim.post(99, () => {})).toThrow(/Simulator.post: cannot schedule at 99 ps, time is already 100 ps/);
     expect(() => sim.post(100.5, () => {})).toThrow(/whole number of picoseconds/);
+    for (const bad of [NaN, Infinity, 2 ** 53]) expect(() => sim.post(bad, () => {})).toThrow(/whole number of picoseconds/);
+    expect(sim.pending).toBe(0);
   });
 
   it("post() reuses the records of events that ran without mixing them up (property)", () => {

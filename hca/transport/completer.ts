@@ -27,9 +27,9 @@ import { WcStatus } from "../formats/index.ts";
 import { AETH_TYPE_SHIFT, AETH_VALUE_MASK, AethType, NAK_ACTIONS, RNR_TIMER_US } from "./aeth.ts";
 import type { TransportEngine } from "./engine.ts";
 import { OFF, rd24 } from "./eth.ts";
-import { AETH_OFF, ATOMIC_ACK_OFF, OP_FLAGS, OP_PAYLOAD_OFFSET, OP_TRANSPORT, WqeKind, WQE_OP_INFO } from "./opcodes.ts";
+import { AETH_OFF, ATOMIC_ACK_OFF, OP_FLAGS, OP_PAYLOAD_OFFSET, OP_TRANSPORT, WqeKind, WQE_OP_INFO, wireOpcode } from "./opcodes.ts";
 import type { TransportPacket } from "./packet.ts";
-import { psnAdd, psnDiff } from "./psn.ts";
+import { PSN_MASK, psnAdd, psnDiff } from "./psn.ts";
 import { QP_STATE_BEHAVIOUR } from "./qp-state.ts";
 import { fromPeer, WqeStatus, type SendWqe, type TransportQp } from "./qp.ts";
 import { errorStateOf } from "./requester.ts";
@@ -49,6 +49,10 @@ export const CompState = {
 export const COMP_STATE_NAMES: readonly string[] = Object.keys(CompState);
 
 const PS_PER_US = 1_000_000;
+const OP_ACK = wireOpcode("RC_ACKNOWLEDGE");
+/** where an ACK's AETH is, and the bytes of an ACK without pad */
+const ACK_AETH = AETH_OFF[OP_ACK];
+const ACK_BYTES = OP_PAYLOAD_OFFSET[OP_ACK];
 
 export class Completer {
   private qp!: TransportQp;
@@ -87,6 +91,29 @@ export class Completer {
     this.run(qp, CompState.GET_ACK);
   }
 
+  /**
+   * The common case without the state dispatch: an ACK (the AETH says ACK) for PSNs sent
+   * and not yet completed. The checks of GET_ACK and CHECK_PSN run here as straight-line
+   * code with the same outcome, then CHECK_ACK and ACK, the states every path shares.
+   * Anything else returns GET_ACK with nothing changed: the general path decides.
+   */
+  private plainAck(qp: TransportQp, pkt: TransportPacket): number {
+    const b = pkt.store;
+    const op = b[0];
+    if (op !== OP_ACK || !qp.isRc || !QP_STATE_BEHAVIOUR[qp.state].completer || !fromPeer(qp, pkt)) return CompState.GET_ACK;
+    // an ACK carries no payload: its packet ends after the AETH and the pad
+    if (pkt.length !== ACK_BYTES + ((b[1] >> 4) & 3)) return CompState.GET_ACK;
+    const syndrome = b[ACK_AETH];
+    const psn = pkt.dv.getUint32(OFF.bthPsn - 1) & PSN_MASK;
+    if (syndrome >> AETH_TYPE_SHIFT !== AethType.ack || psnDiff(psn, qp.compPsn) < 0 || psnDiff(psn, qp.sentPsn) >= 0) return CompState.GET_ACK;
+    this.op = op;
+    this.flags = OP_FLAGS[op];
+    this.psn = psn;
+    this.syndrome = syndrome;
+    const s = this.checkAck();
+    return s === CompState.ACK ? this.ack() : s;
+  }
+
   /** the local ACK timer of `qp` expired */
   timeout(qp: TransportQp): void {
     if (qp.compIdx === qp.sentIdx || qp.rnrUntilPs > this.e.sim.now) return;
@@ -110,7 +137,7 @@ export class Completer {
     this.qp = qp;
     this.progress = false;
     const trace = this.e.trace;
-    let s = start;
+    let s = start === CompState.GET_ACK && trace === null && this.e.fastPath ? this.plainAck(qp, this.pkt!) : start;
     while (s !== CompState.DONE) {
       if (trace !== null) this.e.traceStep("completer", qp, this.pkt === null ? qp.compPsn : this.psn, COMP_STATE_NAMES[s]);
       s = this.step(s);
@@ -133,7 +160,7 @@ export class Completer {
   private getAck(): number {
     const qp = this.qp;
     const pkt = this.pkt!;
-    const b = pkt.buf;
+    const b = pkt.store;
     if (!qp.isRc || !QP_STATE_BEHAVIOUR[qp.state].completer) return this.drop("completer_not_ready");
     this.op = b[0];
     this.flags = OP_FLAGS[this.op];
@@ -222,9 +249,9 @@ export class Completer {
     const expected = rest > qp.mtu ? qp.mtu : rest;
     const last = this.psn === w.lastPsn;
     const po = OP_PAYLOAD_OFFSET[this.op];
-    const payload = pkt.length - po - ((pkt.buf[1] >> 4) & 3);
+    const payload = pkt.length - po - ((pkt.store[1] >> 4) & 3);
     if (((this.flags & BthOpFlag.last) !== 0) !== last || payload !== expected) return this.badResponse();
-    if (payload > 0 && !w.sgl.write(this.e.prot, off, pkt.view(po, payload))) {
+    if (payload > 0 && !w.sgl.write(this.e.prot, off, pkt.source(po, payload), pkt.sourceOffset, payload)) {
       this.status = WcStatus.localProtectionError;
       return CompState.ERROR;
     }
@@ -240,7 +267,7 @@ export class Completer {
     if (WQE_OP_INFO[w.opcode]!.kind !== WqeKind.atomic || this.psn !== w.firstPsn) return this.badResponse();
     // the wire carries the original data big-endian; the host keeps it little-endian
     const h = ATOMIC_ACK_OFF[this.op];
-    const b = this.pkt!.buf;
+    const b = this.pkt!.store;
     for (let k = 0; k < 8; k++) this.orig[k] = b[h + 7 - k];
     if (!w.sgl.write(this.e.prot, 0, this.orig)) {
       this.status = WcStatus.localProtectionError;

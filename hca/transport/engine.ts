@@ -28,7 +28,7 @@ import { WrFlag } from "../wqe-fetch/index.ts";
 import { ackTimeoutPs } from "./aeth.ts";
 import { Completer } from "./completer.ts";
 import { Completion, CompletionQueue, CompletionWriter, EventQueue, type CqConfig, type EqConfig } from "./cq.ts";
-import { OFF, rd24 } from "./eth.ts";
+import { OFF } from "./eth.ts";
 import { Fifo } from "./fifo.ts";
 import { OP_FLAGS } from "./opcodes.ts";
 import { MAX_PACKET_BYTES, MTU_BYTES, PacketPool, type TransmitFn, type TransportPacket } from "./packet.ts";
@@ -70,20 +70,29 @@ export interface TransportConfig {
   readonly dmaReadLatencyNs?: number;
   /** one line per stage state step: "<name> <stage> qp 0x.. psn ..: STATE" */
   readonly trace?: (line: string) => void;
+  /**
+   * the stages take the common case (in order, RC SEND/WRITE, plain ACKs) by straight-line
+   * code, with the same checks and the same outcome as their state machines; default true.
+   * false runs every packet through the state machines (tracing does too).
+   */
+  readonly fastPath?: boolean;
 }
 
 /** counters; `drops` by reason */
 export class TransportStats {
   packetsSent = 0;
-  bytesSent = 0;
+  bytesSent = 0.5; // 0 from the constructor on (a double from the start: see HostMemory's)
   packetsReceived = 0;
-  bytesReceived = 0;
+  bytesReceived = 0.5;
   retransmissions = 0;
   timeouts = 0;
   naksSent = 0;
   rnrNaksSent = 0;
   acksSent = 0;
   readonly drops: Record<string, number> = {};
+  constructor() {
+    this.bytesSent = this.bytesReceived = 0;
+  }
   drop(reason: string): void {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
@@ -103,6 +112,8 @@ export class TransportEngine {
   readonly pipelinePs: number;
   readonly dmaReadLatencyPs: number;
   readonly trace: ((line: string) => void) | null;
+  /** TransportConfig.fastPath */
+  readonly fastPath: boolean;
   /** datapathPs by packet length, up to the longest transport packet (a lookup per packet) */
   private readonly busyPsByLength: Float64Array;
 
@@ -119,6 +130,9 @@ export class TransportEngine {
   private txFreePs = 0;
   /** receive datapath free from [ps] */
   private rxFreePs = 0;
+  /** the QP lookUpQp found last (−1: none) */
+  private lastQpn = -1;
+  private lastQp: TransportQp | undefined = undefined;
   /** when what the packet being received causes may leave [ps] */
   rxDonePs = 0;
   /** earliest pending transmit wake [ps] */
@@ -143,6 +157,7 @@ export class TransportEngine {
     this.gid = c.gid ?? new Uint8Array(16);
     if (this.gid.length !== 16) throw new TransportError(this.name, `a GID is 16 bytes, got ${this.gid.length}`);
     this.trace = c.trace ?? null;
+    this.fastPath = c.fastPath ?? true;
     this.prot = new Protection(c.tables, c.memory, this.name);
     this.writer = new CompletionWriter(c.memory, this.name, this.eqs);
     this.requester = new Requester(this);
@@ -153,7 +168,11 @@ export class TransportEngine {
   /** how long a packet of `bytes` occupies a datapath: ceil(bytes / datapathBytes) cycles [ps] */
   datapathPs(bytes: number): number {
     const t = this.busyPsByLength;
-    return bytes < t.length ? t[bytes] : this.clock.cyclesToPs(Math.ceil(bytes / this.datapathBytes));
+    return bytes < t.length ? t[bytes] : this.longDatapathPs(bytes);
+  }
+
+  private longDatapathPs(bytes: number): number {
+    return this.clock.cyclesToPs(Math.ceil(bytes / this.datapathBytes));
   }
 
   /** where transmitted packets go (the link, or a test wire) */
@@ -233,6 +252,7 @@ export class TransportEngine {
 
   destroyQp(qpn: number): void {
     const qp = this.qp(qpn, "destroyQp");
+    if (qpn === this.lastQpn) this.lastQpn = -1;
     qp.reset();
     qp.state = QpState.RESET;
     this.qps.delete(qpn);
@@ -309,7 +329,7 @@ export class TransportEngine {
 
   /** queues a send work request (a wqe_fetch WorkRequest record); UD sends name their destination */
   postSend(qpn: number, record: Uint8Array, ud?: UdDestination): void {
-    const qp = this.qp(qpn, "postSend");
+    const qp = this.lookUpQp(qpn) ?? this.qp(qpn, "postSend");
     const b = QP_STATE_BEHAVIOUR[qp.state];
     if (!b.postSend) throw new TransportError(this.where("postSend", qpn), `the QP is in ${qpStateName(qp.state)}`);
     if (qp.sqPi - qp.compIdx > qp.sqMask) throw new TransportError(this.where("postSend", qpn), `send queue full (${qp.sq.length} outstanding)`);
@@ -358,24 +378,36 @@ export class TransportEngine {
   /** a packet from the link; the engine owns it and releases it */
   receive(pkt: TransportPacket): void {
     const st = this.stats;
+    const len = pkt.length;
     st.packetsReceived++;
-    st.bytesReceived += pkt.length;
+    st.bytesReceived += len;
     const now = this.sim.now;
     const start = now > this.rxFreePs ? now : this.rxFreePs;
-    const busy = this.datapathPs(pkt.length);
+    const busy = this.datapathPs(len);
     this.rxFreePs = start + busy;
     this.rxDonePs = start + busy + this.pipelinePs;
-    if (pkt.length < BTH_BYTES) {
-      st.drop("short_packet");
-    } else {
-      const flags = OP_FLAGS[pkt.buf[0]];
-      const qp = this.qps.get(rd24(pkt.buf, OFF.bthDestQp));
-      if (flags === 0) st.drop("unknown_opcode");
-      else if (qp === undefined) st.drop("unknown_qp");
-      else if (flags & BthOpFlag.response) this.completer.receive(qp, pkt);
-      else this.responder.receive(qp, pkt);
-    }
+    const flags = len < BTH_BYTES ? 0 : OP_FLAGS[pkt.store[0]];
+    const qp = flags === 0 ? undefined : this.lookUpQp(pkt.dv.getUint32(OFF.bthDestQp - 1) & 0xff_ffff);
+    if (qp === undefined) this.dropReceived(len, flags);
+    else if (flags & BthOpFlag.response) this.completer.receive(qp, pkt);
+    else this.responder.receive(qp, pkt);
     pkt.release();
+  }
+
+  /** qps.get(qpn), remembering the QP found: packets and work requests come for the same one in runs */
+  private lookUpQp(qpn: number): TransportQp | undefined {
+    if (qpn === this.lastQpn) return this.lastQp;
+    const qp = this.qps.get(qpn);
+    if (qp !== undefined) {
+      this.lastQpn = qpn;
+      this.lastQp = qp;
+    }
+    return qp;
+  }
+
+  /** counts a received packet no stage takes: too short, an unknown opcode or QP */
+  private dropReceived(len: number, flags: number): void {
+    this.stats.drop(len < BTH_BYTES ? "short_packet" : flags === 0 ? "unknown_opcode" : "unknown_qp");
   }
 
   // ---- transmit ---------------------------------------------------------------------------
@@ -408,12 +440,12 @@ export class TransportEngine {
     const n = q.length;
     for (let i = 0; i < n; i++) {
       const qp = q.shift()!;
-      const pkt = this.nextPacket(qp, now);
+      const pkt = this.nextPacket(qp);
       if (pkt !== null) {
         // stay in the queue while there may be more (a wake that finds nothing costs an event)
         if (qp.responses.length > 0 || qp.reqIdx < qp.sqPi) q.push(qp);
         else qp.inTxQueue = false;
-        this.send(pkt, now);
+        this.send(pkt);
         if (q.length > 0) this.wakeTx(this.txFreePs);
         return;
       }
@@ -427,19 +459,20 @@ export class TransportEngine {
     if (earliest !== Infinity) this.wakeTx(earliest);
   }
 
-  private nextPacket(qp: TransportQp, now: number): TransportPacket | null {
+  /** the next packet of `qp` now: a response owed, else a request (stages read the time themselves: see README) */
+  private nextPacket(qp: TransportQp): TransportPacket | null {
     qp.eligiblePs = Infinity;
     if (qp.responses.length > 0) {
-      const p = this.responder.nextPacket(qp, now);
+      const p = this.responder.nextPacket(qp);
       if (p !== null) return p;
     }
-    return this.requester.nextPacket(qp, now);
+    return this.requester.nextPacket(qp);
   }
 
-  private send(pkt: TransportPacket, now: number): void {
+  private send(pkt: TransportPacket): void {
     this.stats.packetsSent++;
     this.stats.bytesSent += pkt.length;
-    this.txFreePs = now + this.datapathPs(pkt.length);
+    this.txFreePs = this.sim.now + this.datapathPs(pkt.length);
     if (this.transmitFn === null) {
       pkt.release();
       this.stats.drop("not_connected");
@@ -496,7 +529,10 @@ export class TransportEngine {
   /** the send completion of `w` (a CQE if it is signalled or failed) */
   completeSend(qp: TransportQp, w: SendWqe, status: number, byteCount: number): void {
     w.status = WqeStatus.done;
-    if (status === WcStatus.success && (w.flags & WrFlag.signalled) === 0) return;
+    if (status !== WcStatus.success || (w.flags & WrFlag.signalled) !== 0) this.writeSendCqe(qp, w, status, byteCount);
+  }
+
+  private writeSendCqe(qp: TransportQp, w: SendWqe, status: number, byteCount: number): void {
     const c = this.completion;
     c.qpn = qp.qpn;
     c.isSend = true;

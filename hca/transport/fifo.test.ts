@@ -19,8 +19,10 @@ describe("Fifo and NumberFifo", () => {
             const want = model.shift();
             expect(refs.peek()?.v).toBe(want);
             expect(refs.shift()?.v).toBe(want);
-            if (want === undefined) expect(nums.shift()).toBeNaN();
-            else {
+            if (want === undefined) {
+              expect(nums.peek()).toBeNaN();
+              expect(nums.shift()).toBeNaN();
+            } else {
               expect(nums.peek()).toBe(want);
               expect(nums.shift()).toBe(want);
             }

@@ -53,7 +53,11 @@ export class Fifo<T> {
   }
 }
 
-/** a FIFO of numbers (times [ps] and the like), kept unboxed */
+/**
+ * a FIFO of numbers (times [ps] and the like), kept unboxed: a free slot holds NaN, so the
+ * oldest number is one load whichever way the queue stands (a NaN constant beside a loaded
+ * number would make the JIT box the number it returns)
+ */
 export class NumberFifo {
   private items: Float64Array;
   private head = 0;
@@ -63,7 +67,7 @@ export class NumberFifo {
   /** `capacity` is rounded up to a power of two; the ring grows past it as needed */
   constructor(capacity = 16) {
     const n = 2 ** Math.ceil(Math.log2(Math.max(2, capacity)));
-    this.items = new Float64Array(n);
+    this.items = new Float64Array(n).fill(NaN);
     this.mask = n - 1;
   }
 
@@ -79,21 +83,23 @@ export class NumberFifo {
 
   /** the oldest number; NaN when empty */
   peek(): number {
-    return this.count === 0 ? NaN : this.items[this.head];
+    return this.items[this.head];
   }
 
   /** removes and returns the oldest number; NaN when empty */
   shift(): number {
-    if (this.count === 0) return NaN;
     const x = this.items[this.head];
-    this.head = (this.head + 1) & this.mask;
-    this.count--;
+    if (this.count > 0) {
+      this.items[this.head] = NaN;
+      this.head = (this.head + 1) & this.mask;
+      this.count--;
+    }
     return x;
   }
 
   private grow(): void {
     const n = this.items.length;
-    const next = new Float64Array(2 * n);
+    const next = new Float64Array(2 * n).fill(NaN);
     for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) & this.mask];
     this.items = next;
     this.head = 0;

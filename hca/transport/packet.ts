@@ -26,6 +26,13 @@
  * callee, which calls `release()` when done with it; a pooled packet then returns to its
  * pool, so the hot path allocates nothing per packet. The requester never keeps a copy:
  * it rebuilds a packet from its WQE when it must retransmit.
+ *
+ * Payload by reference: a payload that lies in one page of the sender's host memory may
+ * stay there (`referPayload`) until someone reads the packet: `buf`, `bytes` and `view`
+ * copy it in first, while the transport's receive path copies it from that page straight
+ * into the receiver's memory (`source`). The bytes are those of host memory when the packet
+ * is read, as when a real adapter fetches a payload as it leaves; RDMA lets the application
+ * touch a send buffer only after its completion, so what a packet carries is the same.
  */
 import { BTH_BYTES, BTH_OPCODES } from "../headers/index.ts";
 
@@ -41,8 +48,16 @@ export const MTU_BYTES: Readonly<Record<number, number>> = { 1: 256, 2: 512, 3: 
 const NO_BYTES = new Uint8Array(0);
 
 export class TransportPacket {
-  /** backing store: the packet is its first `length` bytes */
-  readonly buf: Uint8Array;
+  /**
+   * backing store: the packet is its first `length` bytes, except a payload still held by
+   * reference (`referPayload`). `buf` is the same array with the payload copied in.
+   */
+  readonly store: Uint8Array;
+  /**
+   * `store` as a DataView: the stages read and write header fields through it (big-endian,
+   * as on the wire), which the JIT turns into plain loads and stores
+   */
+  readonly dv: DataView;
   /** bytes in the packet, BTH to pad [bytes] */
   length = 0;
   /** source LID */
@@ -55,18 +70,74 @@ export class TransportPacket {
   hasGrh = false;
   /** the GRH, 40 bytes (see the table above) */
   readonly grh = new Uint8Array(GRH_BYTES);
+  /** where the bytes the last `source` call returned start in the array it returned */
+  sourceOffset = 0;
+
+  // a payload held by reference: packet bytes [refAt, refAt + refLength) are refArray[refOffset..]
+  private refArray: Uint8Array | null = null;
+  private refOffset = 0;
+  private refAt = 0;
+  private refLength = 0;
 
   constructor(
     /** where `release` returns it; null: it is left to the garbage collector */
     readonly pool: PacketPool | null,
     capacity = MAX_PACKET_BYTES,
   ) {
-    this.buf = new Uint8Array(capacity);
+    this.store = new Uint8Array(capacity);
+    this.dv = new DataView(this.store.buffer);
+  }
+
+  /** backing store with every byte in it (a payload held by reference is copied in first) */
+  get buf(): Uint8Array {
+    if (this.refArray !== null) this.copyPayloadIn();
+    return this.store;
   }
 
   /** the packet: BTH to pad (a view, valid until release) */
   get bytes(): Uint8Array {
     return this.buf.subarray(0, this.length);
+  }
+
+  /**
+   * Packet bytes [at, at + length) are src[srcOffset, srcOffset + length) (a host-memory
+   * page), read when the packet is: nothing is copied now. The rest of the packet is in `store`.
+   */
+  referPayload(at: number, length: number, src: Uint8Array, srcOffset: number): void {
+    this.refArray = src;
+    this.refOffset = srcOffset;
+    this.refAt = at;
+    this.refLength = length;
+  }
+
+  /** the payload is held by reference (not in `store` yet) */
+  get payloadByReference(): boolean {
+    return this.refArray !== null;
+  }
+
+  private copyPayloadIn(): void {
+    const src = this.refArray!;
+    const o = this.refOffset;
+    this.store.set(o === 0 && this.refLength === src.length ? src : src.subarray(o, o + this.refLength), this.refAt);
+    this.refArray = null;
+  }
+
+  /**
+   * The array holding packet bytes [offset, offset + length), without copying them: the
+   * referred page when they are the payload held by reference, else `store`; they start at
+   * `sourceOffset` in it.
+   */
+  source(offset: number, length: number): Uint8Array {
+    const r = this.refArray;
+    if (r !== null) {
+      if (offset === this.refAt && length === this.refLength) {
+        this.sourceOffset = this.refOffset;
+        return r;
+      }
+      this.copyPayloadIn();
+    }
+    this.sourceOffset = offset;
+    return this.store;
   }
 
   // the last view handed out by view(): a pooled packet carries the same kind of packet
@@ -77,8 +148,9 @@ export class TransportPacket {
 
   /** buf[offset, offset+length) as a view (the same view while offset and length repeat) */
   view(offset: number, length: number): Uint8Array {
+    if (this.refArray !== null) this.copyPayloadIn();
     if (offset !== this.viewOffset || length !== this.viewLength) {
-      this.viewBytes = this.buf.subarray(offset, offset + length);
+      this.viewBytes = this.store.subarray(offset, offset + length);
       this.viewOffset = offset;
       this.viewLength = length;
     }
@@ -87,12 +159,14 @@ export class TransportPacket {
 
   /** hands the packet back to its pool; it must not be used afterwards */
   release(): void {
+    this.refArray = null;
     this.pool?.put(this);
   }
 
   /** copies bytes and address fields from `p` */
   copyFrom(p: TransportPacket): void {
-    this.buf.set(p.buf.subarray(0, p.length));
+    this.refArray = null;
+    this.store.set(p.buf.subarray(0, p.length));
     this.length = p.length;
     this.slid = p.slid;
     this.dlid = p.dlid;
@@ -136,7 +210,7 @@ export class PacketPool {
  */
 export function packetFrom(bytes: Uint8Array, addr: { slid?: number; dlid?: number; sl?: number; grh?: Uint8Array } = {}): TransportPacket {
   const p = new TransportPacket(null, Math.max(bytes.length, 1));
-  p.buf.set(bytes);
+  p.store.set(bytes);
   p.length = bytes.length;
   p.slid = addr.slid ?? 0;
   p.dlid = addr.dlid ?? 0;

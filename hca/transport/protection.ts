@@ -8,10 +8,11 @@
  * model's ModelDeviceBus). A decoded MPT entry is cached per entry buffer, so a rewrite of
  * the entry (a new buffer) is seen at once and the check itself does no bigint arithmetic.
  */
-import type { HostMemory } from "../../core/index.ts";
+import { HOST_PAGE_BYTES, type HostMemory } from "../../core/index.ts";
 import { decodeMpt, encodeMpt, encodeMtt, makeKey, MptState, MTT_ENTRY_BYTES, WcStatus, type MptEntry } from "../formats/index.ts";
 import { mptCheckEntry, tptCheck, TptFault, UNUSABLE_MPT, type MptCheckEntry, type TptCheckResult } from "../tpt/index.ts";
 import { rd32 } from "./eth.ts";
+import type { TransportPacket } from "./packet.ts";
 
 /** where the MPT and MTT live: the firmware's tables */
 export interface TptTables {
@@ -137,9 +138,11 @@ export class Protection {
   /** requests that passed the check (direct-mapped by address and key): the entry, the request and the outcome */
   private readonly passedEntry: (MptCheckEntry | null)[] = new Array<MptCheckEntry | null>(PASSED_SLOTS).fill(null);
   private readonly passed = new Float64Array(PASSED_SLOTS * PASSED_WORDS);
+  /** the MPT entry the last check() ran on */
+  checkedEntry: MptCheckEntry = UNUSABLE_MPT;
   /** bytes moved by DMA */
-  bytesRead = 0;
-  bytesWritten = 0;
+  bytesRead = 0.5; // 0 from the constructor on (a double from the start: see HostMemory's)
+  bytesWritten = 0.5;
   /**
    * where the last translate() landed: physical address (a number below 2^53, else the
    * bigint in paBig; a field that only ever holds numbers is stored unboxed), bytes to the
@@ -154,13 +157,20 @@ export class Protection {
     readonly memory: HostMemory,
     /** initiator name host-memory observers see */
     readonly initiator: string,
-  ) {}
+  ) {
+    this.bytesRead = this.bytesWritten = 0;
+  }
 
   /** the MPT entry a key selects, in check form (UNUSABLE_MPT when there is none) */
   entry(key: number): MptCheckEntry {
     const bytes = this.tables.mpt(key >>> 8);
+    if (bytes !== undefined && bytes === this.lastBytes) return this.lastEntry;
+    return this.lookUp(bytes);
+  }
+
+  /** entry() past its one-entry memory (out of line: entry() runs per packet, this rarely) */
+  private lookUp(bytes: Uint8Array | undefined): MptCheckEntry {
     if (bytes === undefined) return UNUSABLE_MPT;
-    if (bytes === this.lastBytes) return this.lastEntry;
     let e = this.decoded.get(bytes);
     if (e === undefined) {
       e = mptCheckEntry(decodeMpt(bytes));
@@ -180,6 +190,7 @@ export class Protection {
    */
   check(r: KeyRequest, out: KeyCheck): number {
     const e = this.entry(r.key);
+    this.checkedEntry = e;
     const slot = ((r.vaLo >>> 12) + r.key) & (PASSED_SLOTS - 1);
     const p = this.passed;
     const w = slot * PASSED_WORDS;
@@ -194,6 +205,13 @@ export class Protection {
       out.mttIdx0 = p[w + P_MTT0];
       return TptFault.ok;
     }
+    return this.checkAndRemember(e, r, out, slot);
+  }
+
+  /** check() of a request not remembered: the tpt check, and the outcome kept if it passed */
+  private checkAndRemember(e: MptCheckEntry, r: KeyRequest, out: KeyCheck, slot: number): number {
+    const p = this.passed;
+    const w = slot * PASSED_WORDS;
     tptCheck(e, r, Infinity, out);
     if (out.fault === TptFault.ok) {
       this.passedEntry[slot] = e;
@@ -234,9 +252,14 @@ export class Protection {
     if (hi < SAFE_HI) {
       this.pa = hi * TWO32 + base + inPage;
       this.paBig = undefined;
-    } else this.paBig = (BigInt(hi) << 32n) + BigInt(base + inPage);
+    } else this.setBigPa(hi, base + inPage);
     this.chunk = pageSize - inPage;
     return true;
+  }
+
+  /** a physical address at or above 2^53 */
+  private setBigPa(hi: number, lo: number): void {
+    this.paBig = (BigInt(hi) << 32n) + BigInt(lo);
   }
 
   /** copies `len` bytes at `offset` of range `r` into dst[dstOff..]; false on a translation fault */
@@ -244,7 +267,8 @@ export class Protection {
     while (len > 0) {
       if (!this.translate(r, offset)) return false;
       const n = this.chunk < len ? this.chunk : len;
-      this.memory.readInto(this.paBig ?? this.pa, dst, dstOff, n, this.initiator);
+      if (this.paBig === undefined) this.memory.readInto(this.pa, dst, dstOff, n, this.initiator);
+      else this.memory.readInto(this.paBig, dst, dstOff, n, this.initiator);
       offset += n;
       dstOff += n;
       len -= n;
@@ -253,14 +277,36 @@ export class Protection {
     return true;
   }
 
-  /** writes `src` at `offset` of range `r`; false on a translation fault (bytes before it are written) */
-  write(r: TranslatedRange, offset: number, src: Uint8Array): boolean {
+  /**
+   * Puts `len` bytes at `offset` of range `r` into packet bytes [at, at + len): by reference
+   * to host memory when they lie in one page of it (TransportPacket.referPayload), else by a
+   * copy into its store. false on a translation fault.
+   */
+  readToPacket(r: TranslatedRange, offset: number, len: number, pkt: TransportPacket, at: number): boolean {
+    if (!this.translate(r, offset)) return false;
+    if (this.chunk >= len && this.paBig === undefined) {
+      const pa = this.pa;
+      const page = this.memory.pageOf(pa, len, this.initiator);
+      if (page !== undefined) {
+        pkt.referPayload(at, len, page, pa - Math.floor(pa / HOST_PAGE_BYTES) * HOST_PAGE_BYTES);
+        this.bytesRead += len;
+        return true;
+      }
+    }
+    return this.read(r, offset, len, pkt.store, at);
+  }
+
+  /**
+   * writes src[srcOffset, srcOffset + len) (default: all of `src`) at `offset` of range `r`;
+   * false on a translation fault (bytes before it are written)
+   */
+  write(r: TranslatedRange, offset: number, src: Uint8Array, srcOffset = 0, len = src.length - srcOffset): boolean {
     let done = 0;
-    const len = src.length;
     while (done < len) {
       if (!this.translate(r, offset + done)) return false;
       const n = this.chunk < len - done ? this.chunk : len - done;
-      this.memory.writeFrom(this.paBig ?? this.pa, src, done, n, this.initiator);
+      if (this.paBig === undefined) this.memory.writeFrom(this.pa, src, srcOffset + done, n, this.initiator);
+      else this.memory.writeFrom(this.paBig, src, srcOffset + done, n, this.initiator);
       done += n;
       this.bytesWritten += n;
     }

@@ -168,7 +168,11 @@ export class ResponseJob {
  */
 export function fromPeer(qp: TransportQp, pkt: TransportPacket): boolean {
   if (qp.dlid !== 0 && pkt.slid !== qp.dlid) return false;
-  if (!qp.hasGrh) return true;
+  return !qp.hasGrh || grhFromPeer(qp, pkt);
+}
+
+/** fromPeer's GRH half (out of line: a path without a GRH never needs it) */
+function grhFromPeer(qp: TransportQp, pkt: TransportPacket): boolean {
   if (!pkt.hasGrh) return false;
   const g = pkt.grh;
   const want = qp.grh;

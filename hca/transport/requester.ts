@@ -42,6 +42,8 @@ export const ReqState = {
 export const REQ_STATE_NAMES: readonly string[] = Object.keys(ReqState);
 
 const TWO32 = 0x1_0000_0000;
+/** extension headers build() leaves to otherHeaders() */
+const OTHER_HEADERS = BthOpFlag.atomicEth | BthOpFlag.immDt | BthOpFlag.ieth | BthOpFlag.deth;
 /** the largest message IBTA allows [bytes] */
 const MAX_MESSAGE = 2 ** 31;
 
@@ -73,18 +75,40 @@ export class Requester {
     }
   }
 
-  /** the next request packet of `qp`, or null (then qp.eligiblePs says when to ask again, Infinity: when kicked) */
-  nextPacket(qp: TransportQp, now: number): TransportPacket | null {
+  /** the next request packet of `qp` now, or null (then qp.eligiblePs says when to ask again, Infinity: when kicked) */
+  nextPacket(qp: TransportQp): TransportPacket | null {
     this.qp = qp;
-    this.now = now;
+    this.now = this.e.sim.now;
     this.pkt = null;
     const trace = this.e.trace;
-    let s: number = ReqState.GET_WQE;
+    let s: number = trace === null && this.e.fastPath ? this.inOrder(qp) : ReqState.GET_WQE;
     while (s !== ReqState.DONE) {
       if (trace !== null) this.e.traceStep("requester", qp, qp.reqPsn, REQ_STATE_NAMES[s]);
       s = this.step(s);
     }
     return this.pkt;
+  }
+
+  /**
+   * The common case without the state dispatch: the next packet of an RC SEND or RDMA
+   * WRITE that may leave now. The checks of GET_WQE … CHECK_WINDOW run here as straight-line
+   * code with the same outcome (a send or write needs no initiator depth); then PREPARE,
+   * BUILD and SENT, the states every path shares. Anything else (nothing to send, a wait,
+   * a read or atomic, UD) returns GET_WQE with nothing changed: the general path decides.
+   */
+  private inOrder(qp: TransportQp): number {
+    const now = this.now;
+    if (!qp.isRc || !QP_STATE_BEHAVIOUR[qp.state].requester || qp.reqIdx === qp.sqPi || qp.rnrUntilPs > now) return ReqState.GET_WQE;
+    const w = qp.wqe(qp.reqIdx);
+    if (w.localError !== 0 || qp.sqReadyPs[qp.reqIdx & qp.sqMask] > now) return ReqState.GET_WQE;
+    const i = WQE_OP_INFO[w.opcode];
+    if (i === undefined || (i.kind !== WqeKind.send && i.kind !== WqeKind.write)) return ReqState.GET_WQE;
+    if ((w.flags & WrFlag.fence && !w.prepared && qp.rdAtomicOut > 0) || psnDiff(qp.reqPsn, qp.compPsn) >= qp.window) return ReqState.GET_WQE;
+    this.w = w;
+    this.info = i;
+    let s = this.prepare();
+    if (s === ReqState.BUILD) s = this.build();
+    return s === ReqState.SENT ? this.sent() : s;
   }
 
   private wait(t: number): number {
@@ -134,19 +158,24 @@ export class Requester {
     const qp = this.qp;
     if (w.prepared) return ReqState.BUILD;
     const i = this.info;
-    this.status = WcStatus.success;
-    if (i === undefined || (!qp.isRc && i.ud < 0)) this.status = WcStatus.localQpOpError;
-    else if (w.length > MAX_MESSAGE || (!qp.isRc && w.length > qp.mtu) || (i.kind === WqeKind.atomic && w.length < 8)) this.status = WcStatus.localLengthError;
-    else if (w.inlineLen === 0) {
-      const fault = w.sgl.validate(this.e.prot, qp.pd, i.localAccess);
-      if (fault !== TptFault.ok) this.status = LOCAL_FAULT_STATUS[fault];
-    }
+    this.status = this.localCheck(w, qp, i);
     if (this.status !== WcStatus.success) return ReqState.LOCAL_ERROR;
     const n = !qp.isRc || i!.kind === WqeKind.atomic ? 1 : Math.max(1, Math.ceil(w.length / qp.mtu));
     w.firstPsn = qp.reqPsn;
     w.lastPsn = psnAdd(qp.reqPsn, n - 1);
     w.prepared = true;
     return ReqState.BUILD;
+  }
+
+  /** a known opcode, a legal length, the local keys: WcStatus.success or the local error */
+  private localCheck(w: SendWqe, qp: TransportQp, i: WqeOpInfo | undefined): number {
+    if (i === undefined || (!qp.isRc && i.ud < 0)) return WcStatus.localQpOpError;
+    if (w.length > MAX_MESSAGE || (!qp.isRc && w.length > qp.mtu) || (i.kind === WqeKind.atomic && w.length < 8)) return WcStatus.localLengthError;
+    if (w.inlineLen === 0) {
+      const fault = w.sgl.validate(this.e.prot, qp.pd, i.localAccess);
+      if (fault !== TptFault.ok) return LOCAL_FAULT_STATUS[fault];
+    }
+    return WcStatus.success;
   }
 
   private build(): number {
@@ -171,8 +200,13 @@ export class Requester {
       // a masked compare-swap carries its masks as payload
       if (OP_FLAGS[op] & BthOpFlag.payload) payload = MASKED_CS_PAYLOAD;
     }
+    let ackReq = false;
+    if (qp.isRc) {
+      ackReq = last || ++qp.packetsSinceAckReq >= qp.ackReqEvery;
+      if (ackReq) qp.packetsSinceAckReq = 0;
+    }
     const pkt = e.pool.get();
-    const b = pkt.buf;
+    const b = pkt.store;
     const pad = -payload & 3;
     const psn = qp.reqPsn;
     b[0] = op;
@@ -180,14 +214,9 @@ export class Requester {
     wr16(b, 2, qp.pkey);
     b[4] = 0;
     wr24(b, 5, qp.isRc ? qp.remoteQpn : w.remoteQpn);
-    let ackReq = false;
-    if (qp.isRc) {
-      ackReq = last || ++qp.packetsSinceAckReq >= qp.ackReqEvery;
-      if (ackReq) qp.packetsSinceAckReq = 0;
-    }
     b[8] = ackReq ? BTH_ACKREQ : 0;
     wr24(b, 9, psn);
-    let h = RETH_OFF[op];
+    const h = RETH_OFF[op];
     if (h >= 0) {
       // the remote address of this packet's first byte: raddr + offset (64-bit, as halves)
       const lo = w.raddrLo + off;
@@ -196,28 +225,12 @@ export class Requester {
       wr32(b, h + 8, w.rkey);
       wr32(b, h + 12, OP_FLAGS[op] & BthOpFlag.read ? w.length - off : w.length);
     }
-    h = ATOMIC_OFF[op];
-    if (h >= 0) {
-      wr32(b, h, w.raddrHi);
-      wr32(b, h + 4, w.raddrLo);
-      wr32(b, h + 8, w.rkey);
-      b.set(w.atomicArgs.subarray(0, 16), h + 12);
-    }
-    h = IMM_OFF[op];
-    if (h >= 0) wr32(b, h, w.imm);
-    h = IETH_OFF[op];
-    if (h >= 0) wr32(b, h, w.imm); // SEND with invalidate: the R_Key rides in the ctrl imm
-    h = DETH_OFF[op];
-    if (h >= 0) {
-      wr32(b, h, w.qkey);
-      b[h + 4] = 0;
-      wr24(b, h + 5, qp.qpn);
-    }
+    if (OP_FLAGS[op] & OTHER_HEADERS) this.otherHeaders(b, op);
     const po = OP_PAYLOAD_OFFSET[op];
     if (payload > 0) {
       if (i.kind === WqeKind.atomic) b.set(w.atomicArgs.subarray(16, 16 + MASKED_CS_PAYLOAD), po);
       else if (w.inlineLen > 0) b.set(w.inline.subarray(off, off + payload), po);
-      else if (!w.sgl.read(e.prot, off, payload, b, po)) {
+      else if (!w.sgl.readToPacket(e.prot, off, payload, pkt, po)) {
         pkt.release();
         this.status = WcStatus.localProtectionError;
         return ReqState.LOCAL_ERROR;
@@ -244,42 +257,69 @@ export class Requester {
     return ReqState.SENT;
   }
 
+  /** the AtomicETH, ImmDt, IETH and DETH of the packet being built (those `op` has) */
+  private otherHeaders(b: Uint8Array, op: number): void {
+    const w = this.w;
+    let h = ATOMIC_OFF[op];
+    if (h >= 0) {
+      wr32(b, h, w.raddrHi);
+      wr32(b, h + 4, w.raddrLo);
+      wr32(b, h + 8, w.rkey);
+      b.set(w.atomicArgs.subarray(0, 16), h + 12);
+    }
+    h = IMM_OFF[op];
+    if (h >= 0) wr32(b, h, w.imm);
+    h = IETH_OFF[op];
+    if (h >= 0) wr32(b, h, w.imm); // SEND with invalidate: the R_Key rides in the ctrl imm
+    h = DETH_OFF[op];
+    if (h >= 0) {
+      wr32(b, h, w.qkey);
+      b[h + 4] = 0;
+      wr24(b, h + 5, this.qp.qpn);
+    }
+  }
+
   /** moves the cursor past the packet just built */
   private sent(): number {
     const qp = this.qp;
-    const w = this.w;
-    const i = this.info!;
-    const e = this.e;
     if (qp.reqIdx + 1 > qp.sentIdx) qp.sentIdx = qp.reqIdx + 1;
-    if (!qp.isRc) {
-      // UD: no acknowledgement; the send completes as it leaves
-      qp.reqPsn = psnAdd(qp.reqPsn, 1);
-      qp.reqIdx++;
-      e.completeSend(qp, w, WcStatus.success, w.length);
-      qp.compIdx++;
-      return ReqState.DONE;
-    }
-    if (psnDiff(this.psn, qp.sentPsn) < 0) e.stats.retransmissions++;
-    if (i.kind === WqeKind.send || i.kind === WqeKind.write) {
+    if (!qp.isRc) return this.sentUd();
+    if (psnDiff(this.psn, qp.sentPsn) < 0) this.e.stats.retransmissions++;
+    const kind = this.info!.kind;
+    if (kind === WqeKind.send || kind === WqeKind.write) {
       qp.reqOffset += this.payload;
       qp.reqPsn = psnAdd(this.psn, 1);
       if (this.last) {
         qp.reqIdx++;
         qp.reqOffset = 0;
       }
-    } else {
-      // a read request covers the PSNs of all its responses; an atomic one PSN
-      qp.reqPsn = psnAdd(w.lastPsn, 1);
-      qp.reqIdx++;
-      qp.reqOffset = 0;
-      if (!w.counted) {
-        w.counted = true;
-        qp.rdAtomicOut++;
-      }
-    }
+    } else this.sentRdAtomic();
     if (psnDiff(qp.reqPsn, qp.sentPsn) > 0) qp.sentPsn = qp.reqPsn;
-    e.armTimer(qp);
+    this.e.armTimer(qp);
     return ReqState.DONE;
+  }
+
+  /** UD: no acknowledgement; the send completes as it leaves */
+  private sentUd(): number {
+    const qp = this.qp;
+    qp.reqPsn = psnAdd(qp.reqPsn, 1);
+    qp.reqIdx++;
+    this.e.completeSend(qp, this.w, WcStatus.success, this.w.length);
+    qp.compIdx++;
+    return ReqState.DONE;
+  }
+
+  /** a read request covers the PSNs of all its responses; an atomic one PSN */
+  private sentRdAtomic(): void {
+    const qp = this.qp;
+    const w = this.w;
+    qp.reqPsn = psnAdd(w.lastPsn, 1);
+    qp.reqIdx++;
+    qp.reqOffset = 0;
+    if (!w.counted) {
+      w.counted = true;
+      qp.rdAtomicOut++;
+    }
   }
 
   /**

@@ -40,7 +40,7 @@ import {
   RETH_OFF, wireOpcode,
 } from "./opcodes.ts";
 import { GRH_BYTES, type TransportPacket } from "./packet.ts";
-import { psnAdd, psnDiff } from "./psn.ts";
+import { PSN_MASK, psnAdd, psnDiff } from "./psn.ts";
 import { QP_STATE_BEHAVIOUR } from "./qp-state.ts";
 import { fromPeer, InMessage, JobKind, ResourceKind, type RecvWqe, type Resource, type ResponseJob, type TransportQp } from "./qp.ts";
 import { KeyCheck, KeyRequest } from "./protection.ts";
@@ -153,14 +153,79 @@ export class Responder {
   receive(qp: TransportQp, pkt: TransportPacket): void {
     this.qp = qp;
     this.pkt = pkt;
-    this.b = pkt.buf;
+    this.b = pkt.store;
     this.recvStatus = 0;
     const trace = this.e.trace;
-    let s: number = RespState.GET_REQ;
+    let s: number = trace === null && this.e.fastPath ? this.inOrder(qp, pkt) : RespState.GET_REQ;
     while (s !== RespState.DONE) {
       if (trace !== null) this.e.traceStep("responder", qp, this.psn, RESP_STATE_NAMES[s]);
       s = this.step(s);
     }
+  }
+
+  /**
+   * The common case without the state dispatch: an RC SEND or RDMA WRITE packet (any
+   * position in its message) carrying the expected PSN. The checks of GET_REQ … CHECK_RKEY
+   * run here as straight-line code, in the same order and with the same outcome; when they
+   * all pass, EXECUTE and ACKNOWLEDGE run (the states every path shares; an error they find
+   * goes on through the state machine). Else nothing has been changed and the general path
+   * takes the packet from GET_REQ, where the same check fails and takes its error route.
+   */
+  private inOrder(qp: TransportQp, pkt: TransportPacket): number {
+    const b = pkt.store;
+    const op = b[0];
+    const f = OP_FLAGS[op];
+    // GET_REQ, CHECK_QP_STATE, CHECK_PKEY, CHECK_ADDR
+    if ((f & (F.send | F.write)) === 0 || !qp.isRc || OP_TRANSPORT[op] !== "RC") return RespState.GET_REQ;
+    if ((b[1] & 0x0f) !== 0) return RespState.GET_REQ;
+    const payloadOff = OP_PAYLOAD_OFFSET[op];
+    const n = pkt.length - payloadOff - ((b[1] >> BTH_PAD_SHIFT) & 3);
+    if (n < 0 || (!(f & F.payload) && pkt.length !== payloadOff)) return RespState.GET_REQ;
+    const dv = pkt.dv;
+    if (!QP_STATE_BEHAVIOUR[qp.state].responder || !pkeyMatch(dv.getUint16(OFF.bthPkey), qp.pkey) || !fromPeer(qp, pkt)) return RespState.GET_REQ;
+    // CHECK_PSN: the expected one
+    const psn = dv.getUint32(OFF.bthPsn - 1) & PSN_MASK;
+    if (psn !== qp.epsn) return RespState.GET_REQ;
+    // CHECK_OP_SEQ
+    const inMessage = qp.inMessage;
+    if (inMessage === InMessage.none ? (f & F.first) === 0 : (f & (inMessage === InMessage.send ? F.send : F.write)) === 0 || (f & F.first) !== 0) return RespState.GET_REQ;
+    // CHECK_OP_VALID
+    const need = remoteAccessOf(f);
+    if (need !== 0 && (qp.access & need) === 0) return RespState.GET_REQ;
+    // CHECK_LENGTH (what it asks of a SEND or WRITE)
+    const mtu = qp.mtu;
+    if (n > mtu || (!(f & F.last) && n !== mtu) || (!(f & F.first) && n === 0)) return RespState.GET_REQ;
+    const r = RETH_OFF[op];
+    const dmaLen = r >= 0 ? dv.getUint32(r + OFF.rethLen) : 0;
+    if (f & F.write && f & F.first && !(f & F.last) && dmaLen <= mtu) return RespState.GET_REQ;
+    // CHECK_RESOURCE
+    if (f & F.takesRecvWqe && qp.rqCi === qp.rqPi) return RespState.GET_REQ;
+    // CHECK_RKEY (a SEND or WRITE carries no AtomicETH)
+    if (r >= 0) {
+      if (dmaLen === 0) {
+        this.range.fault = TptFault.ok;
+        this.range.nseg = 0;
+      } else {
+        const k = this.req;
+        k.vaHi = dv.getUint32(r + OFF.rethVa);
+        k.vaLo = dv.getUint32(r + OFF.rethVa + 4);
+        k.key = dv.getUint32(r + OFF.rethRkey);
+        k.pd = qp.pd;
+        k.access = need;
+        k.len = dmaLen;
+        if (this.e.prot.check(k, this.range) !== TptFault.ok) return RespState.GET_REQ;
+      }
+    }
+    // what the checks leave for EXECUTE
+    this.op = op;
+    this.flags = f;
+    this.psn = psn;
+    this.payloadOff = payloadOff;
+    this.payloadLen = n;
+    this.dmaLen = dmaLen;
+    qp.nakSeqSent = false;
+    const s = f & F.send ? this.executeSend() : this.executeWrite();
+    return s === RespState.ACKNOWLEDGE ? this.acknowledge() : s;
   }
 
   private drop(reason: string): number {
@@ -300,8 +365,9 @@ export class Responder {
     return this.executeAtomic();
   }
 
-  private payload(): Uint8Array {
-    return this.pkt.view(this.payloadOff, this.payloadLen);
+  /** the array holding this packet's payload (from `pkt.sourceOffset` on): see TransportPacket.source */
+  private payloadSource(): Uint8Array {
+    return this.pkt.source(this.payloadOff, this.payloadLen);
   }
 
   private takeRecvWqe(): RecvWqe {
@@ -326,7 +392,7 @@ export class Responder {
       this.recvStatus = WcStatus.localLengthError;
       return RespState.ERR_INVALID_REQUEST;
     }
-    if (this.payloadLen > 0 && !r.sgl.write(e.prot, qp.rqOffset, this.payload())) {
+    if (this.payloadLen > 0 && !r.sgl.write(e.prot, qp.rqOffset, this.payloadSource(), this.pkt.sourceOffset, this.payloadLen)) {
       this.recvStatus = WcStatus.localProtectionError;
       return RespState.ERR_REMOTE_OP;
     }
@@ -379,34 +445,39 @@ export class Responder {
   private executeWrite(): number {
     const qp = this.qp;
     const f = this.flags;
+    const n = this.payloadLen;
     if (f & F.first) {
+      // WRITE FIRST or ONLY: the range its RETH passed the check for, its length
       const w = qp.writeRange;
-      w.fault = this.range.fault;
-      w.mttIdx0 = this.range.mttIdx0;
-      w.off0 = this.range.off0;
-      w.ps = this.range.ps;
+      const r = this.range;
+      w.fault = r.fault;
+      w.mttIdx0 = r.mttIdx0;
+      w.off0 = r.off0;
+      w.ps = r.ps;
       qp.writeLen = this.dmaLen;
       qp.writeOffset = 0;
     }
-    if (qp.writeOffset + this.payloadLen > qp.writeLen) return RespState.ERR_INVALID_REQUEST;
-    if (f & F.last && qp.writeOffset + this.payloadLen !== qp.writeLen) return RespState.ERR_INVALID_REQUEST;
-    if (this.payloadLen > 0 && !this.e.prot.write(qp.writeRange, qp.writeOffset, this.payload())) return RespState.ERR_REMOTE_ACCESS;
-    qp.writeOffset += this.payloadLen;
+    const at = qp.writeOffset;
+    if (at + n > qp.writeLen || (f & F.last && at + n !== qp.writeLen)) return RespState.ERR_INVALID_REQUEST;
+    if (n > 0 && !this.e.prot.write(qp.writeRange, at, this.payloadSource(), this.pkt.sourceOffset, n)) return RespState.ERR_REMOTE_ACCESS;
+    qp.writeOffset = at + n;
     qp.epsn = psnAdd(qp.epsn, 1);
     if (!(f & F.last)) {
       qp.inMessage = InMessage.write;
       return RespState.ACKNOWLEDGE;
     }
-    const ih = IMM_OFF[this.op];
-    if (ih >= 0) {
-      const c = this.completion;
-      c.opcode = CqeRecvOpcode.RDMA_WRITE_IMM;
-      c.imm = rd32(this.b, ih);
-      this.finishRecv(this.takeRecvWqe(), qp.writeLen);
-    }
+    if (IMM_OFF[this.op] >= 0) this.completeWriteImm(qp);
     qp.inMessage = InMessage.none;
     qp.msn = psnAdd(qp.msn, 1);
     return RespState.ACKNOWLEDGE;
+  }
+
+  /** a WRITE with immediate ended: it completes a receive WQE */
+  private completeWriteImm(qp: TransportQp): void {
+    const c = this.completion;
+    c.opcode = CqeRecvOpcode.RDMA_WRITE_IMM;
+    c.imm = rd32(this.b, IMM_OFF[this.op]);
+    this.finishRecv(this.takeRecvWqe(), qp.writeLen);
   }
 
   private nextResource(): Resource {
@@ -587,7 +658,7 @@ export class Responder {
     const need = GRH_BYTES + this.payloadLen;
     if (!r.sgl.validated && r.sgl.validate(e.prot, qp.pd, Access.localWrite) !== TptFault.ok) status = WcStatus.localProtectionError;
     else if (need > r.sgl.total) status = WcStatus.localLengthError;
-    else if ((this.pkt.hasGrh && !r.sgl.write(e.prot, 0, this.pkt.grh)) || (this.payloadLen > 0 && !r.sgl.write(e.prot, GRH_BYTES, this.payload()))) {
+    else if ((this.pkt.hasGrh && !r.sgl.write(e.prot, 0, this.pkt.grh)) || (this.payloadLen > 0 && !r.sgl.write(e.prot, GRH_BYTES, this.payloadSource(), this.pkt.sourceOffset, this.payloadLen))) {
       status = WcStatus.localProtectionError;
     }
     this.finishRecv(r, status === WcStatus.success ? need : 0, status);
@@ -602,28 +673,28 @@ export class Responder {
   private queueAck(psn: number, syndrome: number): void {
     const qp = this.qp;
     const q = qp.responses;
-    const now = this.e.rxDonePs;
-    if (q.length > 0) {
-      const t = q.tail();
-      if (t.kind === JobKind.ack) {
-        const tType = t.syndrome >> AETH_TYPE_SHIFT;
-        const nType = syndrome >> AETH_TYPE_SHIFT;
-        const seqNak = t.syndrome === SEQ_NAK;
-        if (nType === AethType.ack && (tType === AethType.ack || seqNak)) {
-          if (psnDiff(psn, t.psn) >= 0) {
-            this.mergeAck(t, psn, syndrome);
-            return;
-          }
-          if (seqNak) return; // the NAK already acknowledges everything before its PSN
-        }
-        if (nType === AethType.nak && tType === AethType.ack && psnDiff(psn, t.psn) > 0) {
-          this.mergeAck(t, psn, syndrome);
-          return;
-        }
+    if (q.length > 0 && q.tail().kind === JobKind.ack && this.coalesced(q.tail(), psn, syndrome)) return;
+    this.fillAck(q.push(), psn, syndrome, this.e.rxDonePs);
+    this.e.kick(qp, this.e.rxDonePs);
+  }
+
+  /** true when the ACK or NAK owed for `psn` merged into ACK job `t`, not sent yet (or needs none) */
+  private coalesced(t: ResponseJob, psn: number, syndrome: number): boolean {
+    const tType = t.syndrome >> AETH_TYPE_SHIFT;
+    const nType = syndrome >> AETH_TYPE_SHIFT;
+    const seqNak = t.syndrome === SEQ_NAK;
+    if (nType === AethType.ack && (tType === AethType.ack || seqNak)) {
+      if (psnDiff(psn, t.psn) >= 0) {
+        this.mergeAck(t, psn, syndrome);
+        return true;
       }
+      if (seqNak) return true; // the NAK already acknowledges everything before its PSN
     }
-    this.fillAck(q.push(), psn, syndrome, now);
-    this.e.kick(qp, now);
+    if (nType === AethType.nak && tType === AethType.ack && psnDiff(psn, t.psn) > 0) {
+      this.mergeAck(t, psn, syndrome);
+      return true;
+    }
+    return false;
   }
 
   private fillAck(j: ResponseJob, psn: number, syndrome: number, notBefore: number): void {
@@ -640,8 +711,9 @@ export class Responder {
     this.fillAck(j, psn, syndrome, due);
   }
 
-  /** the next response packet of `qp`, or null (qp.eligiblePs set when it waits for time) */
-  nextPacket(qp: TransportQp, now: number): TransportPacket | null {
+  /** the next response packet of `qp` now, or null (qp.eligiblePs set when it waits for time) */
+  nextPacket(qp: TransportQp): TransportPacket | null {
+    const now = this.e.sim.now;
     const j = qp.responses.peek();
     if (j.notBeforePs > now) {
       if (j.notBeforePs < qp.eligiblePs) qp.eligiblePs = j.notBeforePs;
@@ -649,7 +721,7 @@ export class Responder {
     }
     const e = this.e;
     const pkt = e.pool.get();
-    const b = pkt.buf;
+    const b = pkt.store;
     let op: number;
     let len: number;
     let payload = 0;
@@ -678,7 +750,7 @@ export class Responder {
       const a = AETH_OFF[op];
       if (a >= 0) wr32(b, a, ((aethSyndrome(AethType.ack, ACK_CREDITS_INVALID) << 24) | j.msn) >>> 0);
       const po = OP_PAYLOAD_OFFSET[op];
-      if (payload > 0 && !e.prot.read(j.range, off, payload, b, po)) {
+      if (payload > 0 && !e.prot.readToPacket(j.range, off, payload, pkt, po)) {
         // the region's pages went away after the check: the read cannot be answered
         pkt.release();
         qp.responses.shift();

@@ -105,9 +105,12 @@ class Direction {
       t.shift();
       this.deliver(p.shift()!);
     }
-    if (p.length > 0 && t.peek() < this.eventAt) {
-      this.eventAt = t.peek();
-      this.sim.post(this.eventAt, this.onEvent);
+    if (p.length > 0) {
+      const next = t.peek();
+      if (next < this.eventAt) {
+        this.eventAt = next;
+        this.sim.post(next, this.onEvent);
+      }
     }
   }
 
