@@ -11,16 +11,19 @@
  * time, each occupying it ceil(bytes / datapathBytes) cycles; the receive datapath takes
  * packets in arrival order at the same width, and what a packet causes (an ACK, a read
  * response) may leave pipelineCycles after it was taken in. A work request's payload may
- * leave dmaReadLatencyNs after it was posted (the host read). Memory effects are applied
- * when a packet is received. Nothing ticks: the engine sleeps until a packet, a posted
- * work request or a timer wakes it (one kernel event per transmitted packet and per
- * pending timer, none per cycle).
+ * leave dmaReadLatencyNs after it was posted (the host read). A READ response or an atomic
+ * ACK waits for the responder's read of host memory: `responderDma` models it over PCIe
+ * (responder-dma.ts: a round trip, then tags or link rate); without it, a flat
+ * dmaReadLatencyNs. Memory effects are applied when a packet is received. Nothing ticks:
+ * the engine sleeps until a packet, a posted work request or a timer wakes it (one kernel
+ * event per transmitted packet and per pending timer, none per cycle).
  *
- * Not modelled: PCIe contention (core/dma.ts), UC and RD, APM, SQ drain events,
- * end-to-end credits at the requester (credits are sent, not obeyed).
+ * Not modelled: PCIe contention between the requester's and the responder's reads
+ * (core/dma.ts), UC and RD, APM, SQ drain events, end-to-end credits at the requester
+ * (credits are sent, not obeyed).
  */
 import type { HostMemory, Simulator } from "../../core/index.ts";
-import { ClockDomain } from "../../core/index.ts";
+import { ClockDomain, Prng } from "../../core/index.ts";
 import { CqArm, CqArmUpdate } from "../doorbell/index.ts";
 import { BTH_BYTES, BthOpFlag } from "../headers/index.ts";
 import { WcStatus } from "../formats/index.ts";
@@ -38,6 +41,7 @@ import { QP_STATE_BEHAVIOUR, QpState, qpStateName, qpTransition, type QpStateVal
 import { JobKind, TransportQp, WqeStatus, type QpAttributes, type QpConfig, type RecvWqe, type SendWqe } from "./qp.ts";
 import { Requester } from "./requester.ts";
 import { Responder } from "./responder.ts";
+import { pcieReadTimingProblems, ResponderDma, type ResponderDmaConfig } from "./responder-dma.ts";
 import { grhFromAv, loadRecvSgl, type UdDestination } from "./work-request.ts";
 import { AethType, AETH_TYPE_SHIFT } from "./aeth.ts";
 
@@ -66,8 +70,18 @@ export interface TransportConfig {
   readonly datapathBytes?: number;
   /** receive-to-response latency [cycles]; default 8 */
   readonly pipelineCycles?: number;
-  /** host read latency before a payload can leave [ns]; default 500 */
+  /**
+   * host read latency before a payload can leave [ns]: a work request's payload, and (without
+   * `responderDma`) a READ response's or atomic ACK's data; default 500
+   */
   readonly dmaReadLatencyNs?: number;
+  /**
+   * the responder's reads of host memory over PCIe (responder-dma.ts): a READ's response
+   * packets leave as their bytes come back, an atomic ACK after a read round trip, a
+   * duplicate atomic's saved result without a read. Replaces dmaReadLatencyNs for
+   * responses. Default none: responses wait dmaReadLatencyNs.
+   */
+  readonly responderDma?: ResponderDmaConfig;
   /** one line per stage state step: "<name> <stage> qp 0x.. psn ..: STATE" */
   readonly trace?: (line: string) => void;
   /**
@@ -111,6 +125,8 @@ export class TransportEngine {
   readonly datapathBytes: number;
   readonly pipelinePs: number;
   readonly dmaReadLatencyPs: number;
+  /** the responder's host reads over PCIe (TransportConfig.responderDma), or null */
+  readonly responderDma: ResponderDma | null;
   readonly trace: ((line: string) => void) | null;
   /** TransportConfig.fastPath */
   readonly fastPath: boolean;
@@ -153,6 +169,12 @@ export class TransportEngine {
     this.pipelinePs = this.clock.cyclesToPs(c.pipelineCycles ?? 8);
     this.busyPsByLength = Float64Array.from({ length: MAX_PACKET_BYTES + 1 }, (_, n) => this.clock.cyclesToPs(Math.ceil(n / this.datapathBytes)));
     this.dmaReadLatencyPs = Math.round((c.dmaReadLatencyNs ?? 500) * 1000);
+    const rd = c.responderDma;
+    if (rd !== undefined) {
+      const problems = pcieReadTimingProblems(rd);
+      if (problems.length > 0) throw new TransportError(this.name, `responderDma: ${problems.join("; ")}`);
+    }
+    this.responderDma = rd === undefined ? null : new ResponderDma(rd, rd.prng ?? new Prng(`${this.name}/responder_dma`));
     this.lid = c.lid ?? 0;
     this.gid = c.gid ?? new Uint8Array(16);
     if (this.gid.length !== 16) throw new TransportError(this.name, `a GID is 16 bytes, got ${this.gid.length}`);

@@ -16,6 +16,7 @@ export * from "./qp-state.ts";
 export * from "./qp.ts";
 export * from "./requester.ts";
 export * from "./responder.ts";
+export * from "./responder-dma.ts";
 export * from "./sgl.ts";
 export * from "./wire.ts";
 export * from "./work-request.ts";

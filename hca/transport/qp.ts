@@ -156,6 +156,10 @@ export class ResponseJob {
   lastPsn = 0;
   length = 0;
   readonly range = new KeyCheck();
+  /** read with the engine's responderDma: the byte of the resource this stream's host read starts at */
+  dmaBase = 0;
+  /** read with the engine's responderDma: its host read's start (ResponderDma.issue) [ps]; −1: no host read timing */
+  dmaStartPs = -1;
   // atomic
   readonly orig = new Uint8Array(8);
 }

@@ -27,6 +27,14 @@
  *   ~swapMask) | (swap & swapMask) when (orig ^ compare) & compareMask is 0; masked
  *   fetch-add: a set bit in the boundary mask (AtomicETH compare field) ends a field, the
  *   carry out of it is dropped.
+ * - Host reads (the engine's responderDma, responder-dma.ts): a READ's response packets
+ *   leave as their bytes come back over PCIe (a round trip for the first, then the tags or
+ *   the link rate), a duplicate READ reads again; an atomic ACK waits for the read of its 8
+ *   bytes, a duplicate atomic's saved result goes without a read. When memory is sampled:
+ *   a READ response's bytes are read when its packet is built (or later, when a payload
+ *   held by reference is read), at or after the modelled arrival of its bytes; an atomic
+ *   reads and writes its 8 bytes when it executes, in request order, before its modelled
+ *   read round trip (its ACK waits for that).
  */
 import { Access, CqeRecvOpcode, WcStatus } from "../formats/index.ts";
 import { BthOpFlag } from "../headers/index.ts";
@@ -502,8 +510,10 @@ export class Responder {
     return RespState.DONE;
   }
 
+  /** a read response stream from PSN `from` on (a first execution, or a duplicate: its bytes are read again) */
   private queueRead(res: Resource, from: number): void {
     const qp = this.qp;
+    const e = this.e;
     const j = qp.responses.push();
     j.kind = JobKind.read;
     j.psn = j.startPsn = from;
@@ -512,8 +522,34 @@ export class Responder {
     j.length = res.length;
     copyRange(j.range, res.range);
     j.msn = qp.msn;
-    j.notBeforePs = this.e.rxDonePs + this.e.dmaReadLatencyPs;
-    this.e.kick(qp, j.notBeforePs);
+    j.dmaStartPs = -1;
+    if (e.responderDma === null) j.notBeforePs = e.rxDonePs + e.dmaReadLatencyPs;
+    else this.readFromHost(j, qp.mtu);
+    e.kick(qp, j.notBeforePs);
+  }
+
+  /**
+   * responderDma: the stream's bytes (from its first PSN on) are read from host memory once
+   * the request is through the pipeline; its first packet may leave when its bytes are in
+   * (a zero-length READ reads nothing and answers after the pipeline)
+   */
+  private readFromHost(j: ResponseJob, mtu: number): void {
+    const dma = this.e.responderDma!;
+    const base = psnDiff(j.startPsn, j.firstPsn) * mtu;
+    const len = j.length - base;
+    j.dmaBase = base;
+    if (len <= 0) {
+      j.notBeforePs = this.e.rxDonePs;
+      return;
+    }
+    j.dmaStartPs = dma.issue(this.e.rxDonePs, len);
+    j.notBeforePs = dma.arrivalPs(j.dmaStartPs, len, len < mtu ? len : mtu);
+  }
+
+  /** responderDma: the read response packet after the one that ended at byte `from` may leave when its last byte is in */
+  private nextReadPacketDue(j: ResponseJob, from: number, mtu: number): void {
+    const end = from + mtu < j.length ? from + mtu : j.length;
+    j.notBeforePs = this.e.responderDma!.arrivalPs(j.dmaStartPs, j.length - j.dmaBase, end - j.dmaBase);
   }
 
   private executeAtomic(): number {
@@ -546,19 +582,26 @@ export class Responder {
     res.orig.set(this.scratch);
     qp.epsn = psnAdd(qp.epsn, 1);
     qp.msn = psnAdd(qp.msn, 1);
-    this.queueAtomic(res);
+    this.queueAtomic(res, false);
     return RespState.DONE;
   }
 
-  private queueAtomic(res: Resource): void {
+  /**
+   * an atomic ACK with the saved original value; with responderDma it waits for the read of
+   * the 8 bytes, unless it replays a duplicate's saved result (nothing is read again)
+   */
+  private queueAtomic(res: Resource, replay: boolean): void {
     const qp = this.qp;
+    const e = this.e;
     const j = qp.responses.push();
     j.kind = JobKind.atomic;
     j.psn = res.firstPsn;
     j.msn = qp.msn;
     j.orig.set(res.orig);
-    j.notBeforePs = this.e.rxDonePs + this.e.dmaReadLatencyPs;
-    this.e.kick(qp, j.notBeforePs);
+    const dma = e.responderDma;
+    if (dma === null) j.notBeforePs = e.rxDonePs + e.dmaReadLatencyPs;
+    else j.notBeforePs = replay ? e.rxDonePs : dma.arrivalPs(dma.issue(e.rxDonePs, 8), 8, 8);
+    e.kick(qp, j.notBeforePs);
   }
 
   private acknowledge(): number {
@@ -586,7 +629,7 @@ export class Responder {
         return RespState.DONE;
       }
       if (f & F.atomic && res.kind === ResourceKind.atomic && res.firstPsn === this.psn) {
-        this.queueAtomic(res);
+        this.queueAtomic(res, true);
         return RespState.DONE;
       }
     }
@@ -766,6 +809,7 @@ export class Responder {
       len = po + payload + pad;
       j.psn = psnAdd(psn, 1);
       if (last) qp.responses.shift();
+      else if (j.dmaStartPs >= 0) this.nextReadPacketDue(j, off + payload, qp.mtu);
     }
     b[0] = op;
     if (j.kind !== JobKind.read) b[1] = 0;

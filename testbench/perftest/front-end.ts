@@ -11,16 +11,20 @@
  * *latency* (≥ occupancy). A tag-limited DMA read holds one of `tags` tags for a whole
  * PCIe round trip, so its occupancy is round trip ÷ tags (Little's law), or the
  * completion's time on the PCIe link if that is longer. The figures (read latency, link
- * latency, bandwidth, TLP overheads, MRRS/MPS) are core/dma.ts's (DMA_DEFAULTS).
+ * latency, bandwidth, TLP overheads, MRRS/MPS) are core/dma.ts's (DMA_DEFAULTS), and the
+ * round trip is hca/transport's `pcieReadRoundTripPs`, the one its responder charges.
  *
  * The front end costs one kernel event per work request (the post into the engine);
  * the stages themselves are arithmetic on "free from" times.
  *
- * Not modelled here: contention between the WQE fetch and payload reads for the PCIe
- * link (at most a few percent of its bandwidth for WQEs), the responder's reads of host
- * memory for READ responses (hca/transport reads memory when it builds a response).
+ * The responder's reads of host memory (READ response data, an atomic's read-modify-write)
+ * are the engine's (hca/transport responder-dma.ts), with the same `pcie` figures: node.ts
+ * gives them to it. Not modelled here: contention for the PCIe link between the WQE fetch,
+ * the payload reads and the responder's reads (at most a few percent of its bandwidth for
+ * WQEs; a node is rarely requester and responder at full rate at once in perftest).
  */
-import { DMA_DEFAULTS, type Prng, PS_PER_S } from "../../core/index.ts";
+import { type Prng } from "../../core/index.ts";
+import { PCIE_READ_DEFAULTS, pcieCompletionBytes, pcieOnLinkPs, pcieReadRoundTripPs, type PcieReadTiming } from "../../hca/transport/index.ts";
 
 /** the adapter's timing parameters (scenario `adapter:`), every one with a unit */
 export interface AdapterTiming {
@@ -47,38 +51,15 @@ export interface AdapterTiming {
   readonly pcie: PcieTiming;
 }
 
-export interface PcieTiming {
-  /** host completer latency (MRd in → completions out) [ns] */
-  readonly readLatencyNs: number;
-  /** extra completer latency per read, uniform in [0, jitter] from the seeded stream [ns] */
-  readonly readLatencyJitterNs: number;
-  /** one-way link latency [ns] */
-  readonly linkLatencyNs: number;
-  /** payload read requests in flight (DMA engine tags) */
-  readonly tags: number;
-  /** max read request size [bytes] */
-  readonly maxReadRequestBytes: number;
-  /** max payload of a TLP [bytes] */
-  readonly maxPayloadBytes: number;
-  /** each direction [bytes/s] */
-  readonly bytesPerSecond: number;
-  /** MRd/MWr bytes besides payload [bytes] */
-  readonly requestOverheadBytes: number;
-  /** CplD bytes besides payload [bytes] */
-  readonly completionOverheadBytes: number;
-}
+/**
+ * the adapter's PCIe figures (scenario `adapter.pcie`): completer latency and jitter, link
+ * latency, tags, MRRS, MPS, link rate, TLP overheads — hca/transport's PcieReadTiming, one
+ * set for the front end's reads and the responder's
+ */
+export type PcieTiming = PcieReadTiming;
 
-export const PCIE_DEFAULTS: PcieTiming = {
-  readLatencyNs: DMA_DEFAULTS.readLatencyNs,
-  readLatencyJitterNs: DMA_DEFAULTS.readLatencyJitterNs,
-  linkLatencyNs: DMA_DEFAULTS.linkLatencyNs,
-  tags: DMA_DEFAULTS.tags,
-  maxReadRequestBytes: DMA_DEFAULTS.maxReadRequestBytes,
-  maxPayloadBytes: DMA_DEFAULTS.maxPayloadBytes,
-  bytesPerSecond: DMA_DEFAULTS.downstreamBytesPerSecond,
-  requestOverheadBytes: DMA_DEFAULTS.requestOverheadBytes,
-  completionOverheadBytes: DMA_DEFAULTS.completionOverheadBytes,
-};
+/** core/dma.ts's figures (DMA_DEFAULTS) */
+export const PCIE_DEFAULTS: PcieTiming = PCIE_READ_DEFAULTS;
 
 export const ADAPTER_DEFAULTS: AdapterTiming = {
   clockMhz: 250,
@@ -169,9 +150,9 @@ export class FrontEnd {
     const jitterPs = Math.round(p.readLatencyJitterNs * 1000);
     const jitter = jitterPs > 0 && prng !== undefined ? () => prng.int(0, jitterPs) : undefined;
     const cyclePs = 1e6 / timing.clockMhz;
-    const onLink = (bytes: number) => Math.ceil((bytes * PS_PER_S) / p.bytesPerSecond);
-    const cplBytes = (bytes: number) => bytes + Math.ceil(bytes / p.maxPayloadBytes) * p.completionOverheadBytes;
-    this.readRoundTripPs = (bytes) => onLink(p.requestOverheadBytes) + 2 * psOf(p.linkLatencyNs) + psOf(p.readLatencyNs) + onLink(cplBytes(bytes));
+    const onLink = (bytes: number) => pcieOnLinkPs(p, bytes);
+    const cplBytes = (bytes: number) => pcieCompletionBytes(p, bytes);
+    this.readRoundTripPs = (bytes) => pcieReadRoundTripPs(p, bytes);
     const doorbellPs = psOf(p.linkLatencyNs) + onLink(8 + p.requestOverheadBytes);
     const inline = (r: FrontEndRequest) => r.payloadBytes > 0 && r.payloadBytes <= timing.maxInline;
     const wqeBytes = (r: FrontEndRequest) => timing.wqeBytes + (inline(r) ? Math.ceil(r.payloadBytes / 16) * 16 : 0);

@@ -1,11 +1,12 @@
 /**
  * What limits a bandwidth test, stated by the model: every resource a message passes
- * through keeps its busy time (front-end stages, transmit and receive datapaths, each
- * direction of each link), and over a size's run the busiest one is the bottleneck when
+ * through keeps its busy time (front-end stages, the responder's PCIe reads, transmit and
+ * receive datapaths, each direction of each link), and over a size's run the busiest one is the bottleneck when
  * it was busy nearly all the time. When none was, the test was bound by latency: the
  * work requests in flight (tx depth, or outstanding reads) over the round trip.
  */
 import type { Link } from "../../hca/link/index.ts";
+import { pcieReadRoundTripPs } from "../../hca/transport/index.ts";
 import { FRONT_END_STAGE_TEXT, type FrontEndRequest, type FrontEndStageName } from "./front-end.ts";
 import type { PerftestNode } from "./node.ts";
 import type { PerftestBench } from "./testbench.ts";
@@ -16,7 +17,7 @@ export const SATURATED = 0.9;
 export interface Resource {
   /** "hostA WQE fetch", "wire a-b hostA→hostB", … */
   readonly name: string;
-  readonly kind: "front_end" | "datapath" | "wire";
+  readonly kind: "front_end" | "pcie" | "datapath" | "wire";
   /** busy time so far [ps] */
   busyPs(): number;
   /** how its capacity comes about, for a request of this size */
@@ -33,6 +34,19 @@ function nodeResources(n: PerftestNode): Resource[] {
     busyPs: () => s.busyPs,
     explain: (r: FrontEndRequest) => s.explain(r),
   }));
+  const dma = n.engine.responderDma;
+  if (dma !== null) {
+    const p = dma.timing;
+    const gbs = (dma.mrrs / dma.spacingPs) * 1000;
+    out.push({
+      name: `${name} responder host reads (PCIe, READ/atomic data)`,
+      kind: "pcie",
+      busyPs: () => dma.busyPs,
+      explain: () =>
+        `${p.tags} reads of ${dma.mrrs} B in flight × ${(pcieReadRoundTripPs(p, dma.mrrs) / 1e6).toFixed(2)} µs PCIe round trip, ` +
+        `completions on a ${(p.bytesPerSecond / 1e9).toFixed(2)} GB/s link: one read every ${(dma.spacingPs / 1000).toFixed(1)} ns = ${gbs.toFixed(2)} GB/s`,
+    });
+  }
   const c = n.port.counters;
   const dp = `${t.datapathBytes} bytes per cycle at ${t.clockMhz} MHz = ${gbps} Gb/s, whole cycles per packet`;
   out.push({ name: `${name} transmit datapath`, kind: "datapath", busyPs: () => c.transmitBusyPs, explain: () => dp });

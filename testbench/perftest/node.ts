@@ -1,6 +1,8 @@
 /**
  * One side of the testbench: a host (memory, region table, CQ rings — hca/transport's
- * HostNode) and its adapter (transport engine, front end, port on a link).
+ * HostNode) and its adapter (transport engine, front end, port on a link). The adapter's
+ * PCIe figures serve both ends of its reads of host memory: the front end's (WQEs,
+ * payloads) and the responder's (READ response data, atomics: the engine's responderDma).
  *
  * The host posts work requests through the front end (front-end.ts), which decides when
  * the engine takes each one. It learns of completions as a polling driver would: an EQ
@@ -31,7 +33,7 @@ export interface PerftestNodeOptions {
   readonly crcMode: "trusted" | "recompute";
   /** log2 of CQ entries */
   readonly logCqSize: number;
-  /** the adapter's random stream (PCIe read latency jitter) */
+  /** the adapter's random stream (PCIe read latency jitter; the responder's reads draw from a fork of it) */
   readonly prng?: Prng;
 }
 
@@ -67,6 +69,8 @@ export class PerftestNode {
       pipelineCycles: t.pipelineCycles,
       // the front end models the payload read (payload_read stage)
       dmaReadLatencyNs: 0,
+      // the responder's reads for READ responses and atomics, over the same PCIe
+      responderDma: { ...t.pcie, prng: o.prng?.fork("responder_dma") },
     });
     this.frontEnd = new FrontEnd(t, o.prng);
     const p = t.pcie;

@@ -112,7 +112,7 @@ describe("roce-read-lat", () => {
     expect(text).toMatch(/\n 2 +300 +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d +\d\.\d\d +\d+\.\d\d +\d+\.\d\d\n/);
   });
 
-  it("follows the model's parameters: 500 ns more host read latency adds 500 ns to a read round trip (one WQE fetch)", () => {
+  it("follows the model's parameters: 500 ns more host read latency adds 2 × 500 ns to a read round trip (the WQE fetch and the responder's read)", () => {
     const slower = runPerftest(scenario("roce-read-lat", (s) => {
       s.params.sizes = [2];
       s.params.iterations = 300;
@@ -123,7 +123,63 @@ describe("roce-read-lat", () => {
       s.params.iterations = 300;
       (s.adapter as { pcie: object }).pcie = { ...s.adapter.pcie, readLatencyJitterNs: 0 };
     }));
-    expect(slower.lat![0]!.tTypical - base.lat![0]!.tTypical).toBeCloseTo(0.5, 3);
+    expect(slower.lat![0]!.tTypical - base.lat![0]!.tTypical).toBeCloseTo(2 * 0.5, 3);
+  });
+
+  it("waits for every read of a 4 KiB response: with one tag each 512-byte read costs a whole round trip", () => {
+    const run = (tags: number) =>
+      runPerftest(scenario("roce-read-lat", (s) => {
+        s.params.sizes = [4096];
+        s.params.iterations = 100;
+        (s.adapter as { pcie: object }).pcie = { ...s.adapter.pcie, tags, readLatencyJitterNs: 0 };
+      })).lat![0]!;
+    // From the figures: the response (one 4096-byte packet) waits for 8 reads of MRRS, one
+    // issued every max(round trip ÷ tags, completions on the link); the WQE fetch has its own tags.
+    const p = sc.adapter.pcie;
+    const onLink = (bytes: number) => Math.ceil((bytes * 1e12) / p.bytesPerSecond);
+    const cpl = onLink(p.maxReadRequestBytes + (p.maxReadRequestBytes / p.maxPayloadBytes) * p.completionOverheadBytes);
+    const rtt = onLink(p.requestOverheadBytes) + (2 * p.linkLatencyNs + p.readLatencyNs) * 1000 + cpl;
+    const spacing = (tags: number) => Math.max(Math.ceil(rtt / tags), cpl);
+    const reads = 4096 / p.maxReadRequestBytes;
+    const one = run(1);
+    const many = run(p.tags);
+    expect(one.tMin).toBe(one.tMax);
+    expect(one.tTypical - many.tTypical).toBeCloseTo(((reads - 1) * (spacing(1) - spacing(p.tags))) / 1e6, 6);
+  });
+});
+
+describe("read_bw", () => {
+  const readBw = (change: (s: PerftestScenario) => void) =>
+    runPerftest(scenario("roce-write-bw-100g", (s) => {
+      (s as { test: PerftestScenario["test"] }).test = "read_bw";
+      s.params.sizes = [65536];
+      s.params.iterations = 100;
+      change(s);
+    }));
+
+  it("is bound by the responder's PCIe reads when they are slower than the wire: one MRRS read per max(round trip ÷ tags, completions on the link)", () => {
+    const tags = 2;
+    const r = readBw((s) => {
+      (s.adapter as { pcie: object }).pcie = { ...s.adapter.pcie, tags };
+    });
+    const p = r.bw![0]!;
+    const pcie = loadPerftestScenario(`${SCENARIOS}roce-write-bw-100g.yaml`).adapter.pcie;
+    const onLink = (bytes: number) => Math.ceil((bytes * 1e12) / pcie.bytesPerSecond);
+    const cpl = onLink(pcie.maxReadRequestBytes + (pcie.maxReadRequestBytes / pcie.maxPayloadBytes) * pcie.completionOverheadBytes);
+    const rtt = onLink(pcie.requestOverheadBytes) + (2 * pcie.linkLatencyNs + pcie.readLatencyNs) * 1000 + cpl;
+    const gbps = (pcie.maxReadRequestBytes * 8) / (Math.max(Math.ceil(rtt / tags), cpl) / 1000);
+    expect(gbps).toBeLessThan(p.maxGbps / 2);
+    expect(p.limit.resource).toBe("hostB responder host reads (PCIe, READ/atomic data)");
+    expect(p.limit.detail).toMatch(/^2 reads of 512 B in flight × 0\.\d\d µs PCIe round trip/);
+    expect(p.bwAvgGbps / gbps).toBeGreaterThan(0.99);
+    expect(p.bwAvgGbps / gbps).toBeLessThanOrEqual(1);
+  });
+
+  it("is bound by the wire with the default PCIe figures (Gen3 x16 outruns 100 GbE)", () => {
+    const r = readBw(() => {});
+    expect(r.verdict, r.failures.join("; ")).toBe("PASS");
+    expect(r.bw![0]!.limit.resource).toBe("wire a-b hostB→hostA");
+    expect(r.bw![0]!.percentOfMax).toBeGreaterThanOrEqual(97);
   });
 });
 
