@@ -11,8 +11,8 @@
  *    {byte_count} with MLX4_INLINE_SEG = 1 << 31; MLX4_INVALID_LKEY = 0x100 ends a receive
  *    WQE's scatter list.
  *  - include/linux/mlx4/device.h (also rdma-core providers/mlx4/mlx4dv.h): MLX4_OPCODE_NOP
- *    0x00, RDMA_WRITE 0x08, RDMA_WRITE_IMM 0x09, SEND 0x0a, SEND_IMM 0x0b, RDMA_READ 0x10,
- *    ATOMIC_CS 0x11, ATOMIC_FA 0x12.
+ *    0x00, RDMA_WRITE 0x08, RDMA_WRITE_IMM 0x09, SEND 0x0a, SEND_IMM 0x0b, SEND_INVAL 0x0c,
+ *    RDMA_READ 0x10, ATOMIC_CS 0x11, ATOMIC_FA 0x12.
  *
  * hcasim conventions (the block's, documented in hca/wqe-fetch/README.md):
  *  - every WQE occupies a fixed stride of WQE_STRIDE = 2 basic blocks (128 bytes), so the
@@ -44,6 +44,8 @@ export const WqeOpcode = {
   RDMA_WRITE_IMM: 0x09,
   SEND: 0x0a,
   SEND_IMM: 0x0b,
+  /** SEND with invalidate: the R_Key to invalidate at the responder rides in the ctrl `imm` */
+  SEND_INV: 0x0c,
   RDMA_READ: 0x10,
   ATOMIC_CS: 0x11,
   ATOMIC_FA: 0x12,
@@ -65,6 +67,7 @@ export const OPCODE_INFO: Record<number, OpcodeInfo> = {
   [WqeOpcode.RDMA_WRITE_IMM]: { raddr: true, atomic: false, imm: true },
   [WqeOpcode.SEND]: { raddr: false, atomic: false, imm: false },
   [WqeOpcode.SEND_IMM]: { raddr: false, atomic: false, imm: true },
+  [WqeOpcode.SEND_INV]: { raddr: false, atomic: false, imm: true },
   [WqeOpcode.RDMA_READ]: { raddr: true, atomic: false, imm: false },
   [WqeOpcode.ATOMIC_CS]: { raddr: true, atomic: true, imm: false },
   [WqeOpcode.ATOMIC_FA]: { raddr: true, atomic: true, imm: false },
@@ -93,7 +96,7 @@ export const CtrlSeg = defineLayout(
     { name: "cqUpdate", bits: 2, doc: "3 = signalled (MLX4_WQE_CTRL_CQ_UPDATE)" },
     { name: "solicited", bits: 1, doc: "MLX4_WQE_CTRL_SOLICITED" },
     { name: "loopback", bits: 1 },
-    { name: "imm", bits: 32, doc: "immediate data (SEND_IMM, RDMA_WRITE_IMM)" },
+    { name: "imm", bits: 32, doc: "immediate data (SEND_IMM, RDMA_WRITE_IMM), or the R_Key to invalidate (SEND_INV)" },
   ],
   { sizeBytes: 16 },
 );
@@ -153,6 +156,7 @@ export interface SendWr {
   signalled?: boolean;
   solicited?: boolean;
   fence?: boolean;
+  /** immediate data (SEND_IMM, RDMA_WRITE_IMM), or the R_Key the responder invalidates (SEND_INV) */
   imm?: number;
   raddr?: bigint;
   rkey?: number;

@@ -58,14 +58,13 @@ export function remoteAccessOf(flags: number): number {
 
 /**
  * Work-request opcodes the requester executes: the mlx4 WQE opcodes of hca/formats
- * (WqeOpcode) plus three more mlx4 values the wqe_fetch block does not parse yet —
- * SEND_INV 0x0c (MLX4_OPCODE_SEND_INVAL: the R_Key to invalidate rides in the ctrl `imm`),
- * MASKED_ATOMIC_CS 0x14 and MASKED_ATOMIC_FA 0x15 (MLX4_OPCODE_MASKED_ATOMIC_*: the masks
- * follow the local SGE in the work request's payload area, see work-request.ts).
+ * (WqeOpcode, SEND_INV 0x0c included: the R_Key to invalidate rides in the ctrl `imm`) plus
+ * two more mlx4 values the wqe_fetch block does not parse yet — MASKED_ATOMIC_CS 0x14 and
+ * MASKED_ATOMIC_FA 0x15 (MLX4_OPCODE_MASKED_ATOMIC_*: the masks follow the local SGE in the
+ * work request's payload area, see work-request.ts).
  */
 export const TransportWqeOpcode = {
   ...WqeOpcode,
-  SEND_INV: 0x0c,
   MASKED_ATOMIC_CS: 0x14,
   MASKED_ATOMIC_FA: 0x15,
 } as const;

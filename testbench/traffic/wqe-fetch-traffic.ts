@@ -97,7 +97,7 @@ export interface WqeFetchTraffic {
   counts: WqeFetchCounts;
 }
 
-const OPS = [WqeOpcode.SEND, WqeOpcode.SEND_IMM, WqeOpcode.RDMA_WRITE, WqeOpcode.RDMA_WRITE_IMM, WqeOpcode.RDMA_READ, WqeOpcode.ATOMIC_CS, WqeOpcode.ATOMIC_FA, WqeOpcode.NOP];
+const OPS = [WqeOpcode.SEND, WqeOpcode.SEND_IMM, WqeOpcode.SEND_INV, WqeOpcode.RDMA_WRITE, WqeOpcode.RDMA_WRITE_IMM, WqeOpcode.RDMA_READ, WqeOpcode.ATOMIC_CS, WqeOpcode.ATOMIC_FA, WqeOpcode.NOP];
 
 export function generateWqeFetchTraffic(config: WqeFetchTrafficConfig): WqeFetchTraffic {
   const params: WqeFetchParams = { ...WQE_FETCH_DEFAULTS, ...config.params };
