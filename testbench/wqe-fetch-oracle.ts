@@ -31,6 +31,8 @@ const wrHeader = WorkRequest.codec(["qpn", "kind", "index", "opcode", "flags", "
 const WR_RADDR = u64At(WorkRequest, "raddr");
 const WR_SWAP_ADD = u64At(WorkRequest, "swapAdd");
 const WR_COMPARE = u64At(WorkRequest, "compare");
+const WR_SWAP_MASK = u64At(WorkRequest, "swapMask");
+const WR_COMPARE_MASK = u64At(WorkRequest, "compareMask");
 const sgeWords = DataSeg.codec(["byteCount", "lkey"]);
 const SGE_ADDR = u64At(DataSeg, "addr");
 const readHeader = DmaReadReq.codec(["tag", "length"]);
@@ -177,6 +179,8 @@ export class WqeFetchOracle {
     dv.setBigUint64(WR_RADDR, e.raddr);
     dv.setBigUint64(WR_SWAP_ADD, e.swapAdd);
     dv.setBigUint64(WR_COMPARE, e.compare);
+    dv.setBigUint64(WR_SWAP_MASK, e.swapMask);
+    dv.setBigUint64(WR_COMPARE_MASK, e.compareMask);
     if (e.inline) {
       b.set(e.inline, WR_HEADER_BYTES);
     } else {
@@ -209,6 +213,8 @@ export class WqeFetchOracle {
     field("rkey", e.rkey, r.rkey);
     field("swapAdd", e.swapAdd, r.swapAdd);
     field("compare", e.compare, r.compare);
+    field("swapMask", e.swapMask, r.swapMask);
+    field("compareMask", e.compareMask, r.compareMask);
     let used: number;
     if (e.inline) {
       field("inlineBytes", e.inline.length, r.inlineBytes);

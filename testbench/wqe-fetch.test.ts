@@ -2,8 +2,8 @@
 import { describe, expect, it } from "vitest";
 import type { StreamTransaction } from "../core/block.ts";
 import { RunFailure } from "../cosim/index.ts";
-import { WqeError, WqeOpcode } from "../hca/formats/wqe.ts";
-import { DmaReadReq, WorkRequest, WqeFetchError, WqeFetchTwin } from "../hca/wqe-fetch/index.ts";
+import { WQE_OPCODE_NAMES, WqeError, WqeOpcode } from "../hca/formats/wqe.ts";
+import { DmaReadReq, WorkRequest, WqeFetchError, WqeFetchTwin, WR_HEADER_BYTES } from "../hca/wqe-fetch/index.ts";
 import { runScenario } from "./runner.ts";
 import { loadScenario } from "./scenario.ts";
 import { generateWqeFetchTraffic, wqeFetchStimulus, type WqeFetchTraffic } from "./traffic/wqe-fetch-traffic.ts";
@@ -98,11 +98,22 @@ describe("wqe_oracle", () => {
     const i = findWr((r) => r.nsge >= 2 && r.nsge < 8);
     const r = WorkRequest.decode(outs[i]!.txn.data);
     const sge = outs[i]!.txn.data.slice();
-    sge[48 + 16 + 9] ^= 0x40; // SGE 1, address
+    sge[WR_HEADER_BYTES + 16 + 9] ^= 0x40; // SGE 1, address
     expect(judge(t, replaced(i, copy(outs[i]!, sge)), wires).join("\n")).toMatch(/SGE 1 \{0x[0-9a-f]+, \d+, lkey 0x[0-9a-f]+\} \(written/);
     const junk = outs[i]!.txn.data.slice();
-    junk[48 + r.nsge * 16] = 0x5a;
+    junk[WR_HEADER_BYTES + r.nsge * 16] = 0x5a;
     expect(judge(t, replaced(i, copy(outs[i]!, junk)), wires).join("\n")).toMatch(new RegExp(`payload byte ${r.nsge * 16} 0x5a beyond the ${r.nsge * 16} bytes written`));
+  });
+
+  it("catches a changed swap mask or compare mask of a masked atomic, and a mask on a plain atomic", () => {
+    for (const [opcode, field] of [[WqeOpcode.MASKED_ATOMIC_CS, "swapMask"], [WqeOpcode.MASKED_ATOMIC_FA, "compareMask"], [WqeOpcode.ATOMIC_CS, "swapMask"]] as const) {
+      const i = findWr((r) => r.kind === 0 && r.opcode === opcode);
+      const name = WQE_OPCODE_NAMES[opcode];
+      expect(i, `a ${name} work request in the traffic`).toBeGreaterThanOrEqual(0);
+      const data = outs[i]!.txn.data.slice();
+      WorkRequest.set(data, 0, field, WorkRequest.getBig(data, 0, field) ^ 0x100n);
+      expect(judge(t, replaced(i, copy(outs[i]!, data)), wires).join("\n")).toMatch(new RegExp(`\\(${name}, cycle \\d+\\): ${field} 0x[0-9a-f]+ \\(written 0x[0-9a-f]+\\)`));
+    }
   });
 
   it("catches a non-zero reserved byte of a work request, naming the field", () => {
@@ -115,7 +126,7 @@ describe("wqe_oracle", () => {
   it("catches a changed inline byte", () => {
     const i = findWr((r) => r.inlineBytes > 0);
     const data = outs[i]!.txn.data.slice();
-    data[48] ^= 0xff;
+    data[WR_HEADER_BYTES] ^= 0xff;
     expect(judge(t, replaced(i, copy(outs[i]!, data)), wires).join("\n")).toMatch(/inline byte 0 0x[0-9a-f]+ \(written 0x[0-9a-f]+\)/);
   });
 

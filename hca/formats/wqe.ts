@@ -7,12 +7,14 @@
  *    fence_size; srcrb_flags; imm}, MLX4_WQE_CTRL_FENCE = 1 << 6 (of fence_size),
  *    MLX4_WQE_CTRL_CQ_UPDATE = 3 << 2, MLX4_WQE_CTRL_SOLICITED = 1 << 1, owner bit = bit 31
  *    of owner_opcode; mlx4_wqe_raddr_seg {raddr 64, rkey, reserved}; mlx4_wqe_atomic_seg
- *    {swap_add, compare}; mlx4_wqe_data_seg {byte_count, lkey, addr}; mlx4_wqe_inline_seg
+ *    {swap_add, compare}; mlx4_wqe_masked_atomic_seg {swap_add, compare, swap_add_mask,
+ *    compare_mask}; mlx4_wqe_data_seg {byte_count, lkey, addr}; mlx4_wqe_inline_seg
  *    {byte_count} with MLX4_INLINE_SEG = 1 << 31; MLX4_INVALID_LKEY = 0x100 ends a receive
  *    WQE's scatter list.
  *  - include/linux/mlx4/device.h (also rdma-core providers/mlx4/mlx4dv.h): MLX4_OPCODE_NOP
  *    0x00, RDMA_WRITE 0x08, RDMA_WRITE_IMM 0x09, SEND 0x0a, SEND_IMM 0x0b, SEND_INVAL 0x0c,
- *    RDMA_READ 0x10, ATOMIC_CS 0x11, ATOMIC_FA 0x12.
+ *    RDMA_READ 0x10, ATOMIC_CS 0x11, ATOMIC_FA 0x12, MASKED_ATOMIC_CS 0x14, MASKED_ATOMIC_FA
+ *    0x15 (a masked atomic WQE is ctrl + raddr + masked atomic segment + one data segment).
  *
  * hcasim conventions (the block's, documented in hca/wqe-fetch/README.md):
  *  - every WQE occupies a fixed stride of WQE_STRIDE = 2 basic blocks (128 bytes), so the
@@ -49,34 +51,48 @@ export const WqeOpcode = {
   RDMA_READ: 0x10,
   ATOMIC_CS: 0x11,
   ATOMIC_FA: 0x12,
+  /** 8-byte compare-swap under a swap mask and a compare mask */
+  MASKED_ATOMIC_CS: 0x14,
+  /** 8-byte fetch-add split into fields: `compare` carries the field-boundary mask */
+  MASKED_ATOMIC_FA: 0x15,
 } as const;
 export type WqeOpcodeValue = (typeof WqeOpcode)[keyof typeof WqeOpcode];
 export const WQE_OPCODE_NAMES: Record<number, keyof typeof WqeOpcode> = Object.fromEntries(
   Object.entries(WqeOpcode).map(([k, v]) => [v, k as keyof typeof WqeOpcode]),
 );
 
-/** per opcode: carries a raddr segment, an atomic segment, immediate data */
+/** per opcode: carries a raddr segment, its atomic segment's size, immediate data */
 export interface OpcodeInfo {
   raddr: boolean;
-  atomic: boolean;
+  /** 16-byte units of its atomic segment: 0 none, 1 AtomicSeg, 2 MaskedAtomicSeg */
+  atomicUnits: 0 | 1 | 2;
   imm: boolean;
 }
+/** the largest atomicUnits of OPCODE_INFO (the RTL's table entry has room for it) */
+export const MAX_ATOMIC_UNITS = 2;
 export const OPCODE_INFO: Record<number, OpcodeInfo> = {
-  [WqeOpcode.NOP]: { raddr: false, atomic: false, imm: false },
-  [WqeOpcode.RDMA_WRITE]: { raddr: true, atomic: false, imm: false },
-  [WqeOpcode.RDMA_WRITE_IMM]: { raddr: true, atomic: false, imm: true },
-  [WqeOpcode.SEND]: { raddr: false, atomic: false, imm: false },
-  [WqeOpcode.SEND_IMM]: { raddr: false, atomic: false, imm: true },
-  [WqeOpcode.SEND_INV]: { raddr: false, atomic: false, imm: true },
-  [WqeOpcode.RDMA_READ]: { raddr: true, atomic: false, imm: false },
-  [WqeOpcode.ATOMIC_CS]: { raddr: true, atomic: true, imm: false },
-  [WqeOpcode.ATOMIC_FA]: { raddr: true, atomic: true, imm: false },
+  [WqeOpcode.NOP]: { raddr: false, atomicUnits: 0, imm: false },
+  [WqeOpcode.RDMA_WRITE]: { raddr: true, atomicUnits: 0, imm: false },
+  [WqeOpcode.RDMA_WRITE_IMM]: { raddr: true, atomicUnits: 0, imm: true },
+  [WqeOpcode.SEND]: { raddr: false, atomicUnits: 0, imm: false },
+  [WqeOpcode.SEND_IMM]: { raddr: false, atomicUnits: 0, imm: true },
+  [WqeOpcode.SEND_INV]: { raddr: false, atomicUnits: 0, imm: true },
+  [WqeOpcode.RDMA_READ]: { raddr: true, atomicUnits: 0, imm: false },
+  [WqeOpcode.ATOMIC_CS]: { raddr: true, atomicUnits: 1, imm: false },
+  [WqeOpcode.ATOMIC_FA]: { raddr: true, atomicUnits: 1, imm: false },
+  [WqeOpcode.MASKED_ATOMIC_CS]: { raddr: true, atomicUnits: 2, imm: false },
+  [WqeOpcode.MASKED_ATOMIC_FA]: { raddr: true, atomicUnits: 2, imm: false },
 };
 
 /** 16-byte units of ctrl + raddr + atomic segments for an opcode (undefined: not an opcode) */
 export function fixedUnits(opcode: number): number | undefined {
   const i = OPCODE_INFO[opcode];
-  return i === undefined ? undefined : 1 + (i.raddr ? 1 : 0) + (i.atomic ? 1 : 0);
+  return i === undefined ? undefined : 1 + (i.raddr ? 1 : 0) + i.atomicUnits;
+}
+
+/** whether an opcode is a masked atomic (its atomic segment carries the two masks) */
+export function isMaskedAtomic(opcode: number): boolean {
+  return OPCODE_INFO[opcode]?.atomicUnits === 2;
 }
 
 /** control segment, 16 bytes (mlx4_wqe_ctrl_seg) */
@@ -112,14 +128,27 @@ export const RaddrSeg = defineLayout(
   { sizeBytes: 16 },
 );
 
+/** the operands every atomic segment starts with (mlx4_wqe_atomic_seg) */
+const ATOMIC_OPERANDS = [
+  { name: "swapAdd", bits: 64, doc: "swap value (CS) or addend (FA)" },
+  { name: "compare", bits: 64, doc: "compare value (CS); field-boundary mask (masked FA)" },
+] as const;
+
 /** atomic segment, 16 bytes (mlx4_wqe_atomic_seg) */
-export const AtomicSeg = defineLayout(
-  "wqe-atomic",
+export const AtomicSeg = defineLayout("wqe-atomic", ATOMIC_OPERANDS, { sizeBytes: 16 });
+
+/**
+ * masked atomic segment, 32 bytes (mlx4_wqe_masked_atomic_seg): the atomic segment's
+ * operands, then a second 16-byte unit with the masks
+ */
+export const MaskedAtomicSeg = defineLayout(
+  "wqe-masked-atomic",
   [
-    { name: "swapAdd", bits: 64, doc: "swap value (CS) or addend (FA)" },
-    { name: "compare", bits: 64 },
+    ...ATOMIC_OPERANDS,
+    { name: "swapMask", bits: 64, doc: "bits of swapAdd that replace the target's (masked CS)" },
+    { name: "compareMask", bits: 64, doc: "bits of compare that must match the target's (masked CS)" },
   ],
-  { sizeBytes: 16 },
+  { sizeBytes: 32 },
 );
 
 /** data (scatter/gather) segment, 16 bytes (mlx4_wqe_data_seg); bit 31 of byteCount must be 0 */
@@ -162,8 +191,12 @@ export interface SendWr {
   rkey?: number;
   /** ATOMIC_CS swap value / ATOMIC_FA addend */
   swapAdd?: bigint;
-  /** ATOMIC_CS compare value */
+  /** ATOMIC_CS compare value; MASKED_ATOMIC_FA field-boundary mask */
   compare?: bigint;
+  /** MASKED_ATOMIC_CS: the bits of swapAdd written */
+  swapMask?: bigint;
+  /** MASKED_ATOMIC_CS: the bits of compare compared */
+  compareMask?: bigint;
   sgl?: Sge[];
   /** inline payload instead of an SGE list */
   inline?: Uint8Array;
@@ -180,6 +213,10 @@ export function sendWqeUnits(wr: SendWr): number {
 /** a send WQE, WQE_STRIDE bytes; throws if it does not fit in the stride */
 export function encodeSendWqe(wr: SendWr, ownerBit: number): Uint8Array {
   if (wr.inline !== undefined && (wr.sgl?.length ?? 0) > 0) throw new RangeError("a WQE carries inline data or an SGE list, not both");
+  // the original value lands in exactly one local buffer (mlx4 builds a masked atomic with one data segment)
+  if (isMaskedAtomic(wr.opcode) && (wr.inline !== undefined || wr.sgl?.length !== 1)) {
+    throw new RangeError(`a masked atomic WQE carries exactly one SGE, got ${wr.inline !== undefined ? "inline data" : (wr.sgl?.length ?? 0)}`);
+  }
   const size = sendWqeUnits(wr);
   if (size > WQE_MAX_SIZE) throw new RangeError(`WQE needs ${size} 16-byte units; the stride holds ${WQE_MAX_SIZE}`);
   const b = new Uint8Array(WQE_STRIDE);
@@ -202,10 +239,12 @@ export function encodeSendWqe(wr: SendWr, ownerBit: number): Uint8Array {
     RaddrSeg.encode({ raddr: wr.raddr ?? 0n, rkey: (wr.rkey ?? 0) >>> 0 }, b, off);
     off += 16;
   }
-  if (info.atomic) {
+  if (info.atomicUnits === 2) {
+    MaskedAtomicSeg.encode({ swapAdd: wr.swapAdd ?? 0n, compare: wr.compare ?? 0n, swapMask: wr.swapMask ?? 0n, compareMask: wr.compareMask ?? 0n }, b, off);
+  } else if (info.atomicUnits === 1) {
     AtomicSeg.encode({ swapAdd: wr.swapAdd ?? 0n, compare: wr.compare ?? 0n }, b, off);
-    off += 16;
   }
+  off += info.atomicUnits * WQE_SEG_BYTES;
   if (wr.inline !== undefined) {
     InlineSegHeader.encode({ inline: 1, byteCount: wr.inline.length }, b, off);
     b.set(wr.inline, off + 4);
@@ -243,6 +282,9 @@ export interface ParsedSendWqe {
   rkey: number;
   swapAdd: bigint;
   compare: bigint;
+  /** masked atomics only (0 otherwise) */
+  swapMask: bigint;
+  compareMask: bigint;
   sgl: Sge[];
   inline?: Uint8Array;
 }
@@ -270,6 +312,8 @@ export function parseSendWqe(bytes: Uint8Array, expectedOwner?: number, offset =
     rkey: 0,
     swapAdd: 0n,
     compare: 0n,
+    swapMask: 0n,
+    compareMask: 0n,
     sgl: [],
   };
   let off = offset + 16;
@@ -278,11 +322,15 @@ export function parseSendWqe(bytes: Uint8Array, expectedOwner?: number, offset =
     wr.rkey = RaddrSeg.get(bytes, off, "rkey");
     off += 16;
   }
-  if (info.atomic) {
+  if (info.atomicUnits > 0) {
     wr.swapAdd = AtomicSeg.getBig(bytes, off, "swapAdd");
     wr.compare = AtomicSeg.getBig(bytes, off, "compare");
-    off += 16;
   }
+  if (info.atomicUnits === 2) {
+    wr.swapMask = MaskedAtomicSeg.getBig(bytes, off, "swapMask");
+    wr.compareMask = MaskedAtomicSeg.getBig(bytes, off, "compareMask");
+  }
+  off += info.atomicUnits * WQE_SEG_BYTES;
   const end = offset + c.size * 16;
   if (off < end && InlineSegHeader.get(bytes, off, "inline") === 1) {
     const n = InlineSegHeader.get(bytes, off, "byteCount");

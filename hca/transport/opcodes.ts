@@ -58,16 +58,11 @@ export function remoteAccessOf(flags: number): number {
 
 /**
  * Work-request opcodes the requester executes: the mlx4 WQE opcodes of hca/formats
- * (WqeOpcode, SEND_INV 0x0c included: the R_Key to invalidate rides in the ctrl `imm`) plus
- * two more mlx4 values the wqe_fetch block does not parse yet — MASKED_ATOMIC_CS 0x14 and
- * MASKED_ATOMIC_FA 0x15 (MLX4_OPCODE_MASKED_ATOMIC_*: the masks follow the local SGE in the
- * work request's payload area, see work-request.ts).
+ * (WqeOpcode: SEND_INV 0x0c, whose R_Key to invalidate rides in the ctrl `imm`, and the
+ * masked atomics MASKED_ATOMIC_CS 0x14 / MASKED_ATOMIC_FA 0x15, whose masks the wqe_fetch
+ * block parses from the masked atomic segment into the record's swapMask / compareMask).
  */
-export const TransportWqeOpcode = {
-  ...WqeOpcode,
-  MASKED_ATOMIC_CS: 0x14,
-  MASKED_ATOMIC_FA: 0x15,
-} as const;
+export const TransportWqeOpcode = WqeOpcode;
 
 export const WqeKind = { send: 0, write: 1, read: 2, atomic: 3 } as const;
 

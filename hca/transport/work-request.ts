@@ -4,16 +4,16 @@
  * a 128-byte payload area holding the SGE list or the inline data), loaded into reusable
  * WQE slots without allocation; and an encoder of such records for tests and benches.
  *
- * Masked atomics (MASKED_ATOMIC_CS / _FA, hcasim's extended atomics, 8-byte): swapAdd and
- * compare carry the swap/add and compare (or field-boundary) operands as for the plain
- * atomics, and the payload area holds the local SGE followed by the swap mask and the
- * compare mask (8 bytes each, big-endian), where mlx4's masked atomic segment keeps them.
+ * Masked atomics (MASKED_ATOMIC_CS / _FA, mlx4's opcodes, 8-byte): swapAdd and compare
+ * carry the swap/add and compare (or field-boundary) operands as for the plain atomics, and
+ * swapMask / compareMask the masks, as the wqe_fetch block parses them from a WQE's masked
+ * atomic segment; the payload area holds the one local SGE.
  *
  * UD sends carry their destination beside the record (UdDestination): the wqe_fetch block
  * does not parse mlx4 datagram segments.
  */
 import { WorkRequest, WrFlag } from "../wqe-fetch/index.ts";
-import { DataSeg, type SendWr, type Sge } from "../formats/index.ts";
+import { DataSeg, isMaskedAtomic, type SendWr, type Sge } from "../formats/index.ts";
 import { Grh, GRH_IPVER, GRH_NXTHDR_IBA } from "../headers/index.ts";
 import { rd16, rd32 } from "./eth.ts";
 import { MAX_SGE, SgeList } from "./sgl.ts";
@@ -30,12 +30,12 @@ const W = {
   rkey: WorkRequest.field("rkey").byteOffset,
   swapAdd: WorkRequest.field("swapAdd").byteOffset,
   compare: WorkRequest.field("compare").byteOffset,
+  swapMask: WorkRequest.field("swapMask").byteOffset,
+  compareMask: WorkRequest.field("compareMask").byteOffset,
   payload: WorkRequest.field("payload").byteOffset,
 };
 /** 1 for the WQE opcodes (a byte) of atomics, whose operands `load` copies */
 const ATOMIC_WQE_OPCODE = Uint8Array.from({ length: 256 }, (_, op) => (WQE_OP_INFO[op]?.kind === WqeKind.atomic ? 1 : 0));
-/** payload-area offset of a masked atomic's masks: after its one SGE */
-export const MASKED_MASKS_OFFSET = DataSeg.sizeBytes;
 /** bytes of a WorkRequest record */
 export const WORK_REQUEST_BYTES = WorkRequest.sizeBytes;
 /** bytes of WrFields.atomicArgs and WrFields.inline */
@@ -90,9 +90,11 @@ export class WrFields {
     if (ATOMIC_WQE_OPCODE[this.opcode] === 1) {
       // operands and masks matter to atomics only (the requester reads them for no other WQE)
       const a = this.atomicArgs;
-      for (let k = 0; k < 16; k++) {
+      for (let k = 0; k < 8; k++) {
         a[k] = rec[W.swapAdd + k];
-        a[16 + k] = rec[W.payload + MASKED_MASKS_OFFSET + k];
+        a[8 + k] = rec[W.compare + k];
+        a[16 + k] = rec[W.swapMask + k];
+        a[24 + k] = rec[W.compareMask + k];
       }
     }
     if (this.flags & WrFlag.inline) {
@@ -114,14 +116,11 @@ export function loadRecvSgl(sgl: SgeList, rec: Uint8Array): void {
   sgl.loadDataSegs(rec, W.payload, Math.min(rec[W.nsge], MAX_SGE));
 }
 
-/** a driver work request (hca/formats SendWr), plus the masks of the masked atomics */
+/** a driver work request (hca/formats SendWr, masks of the masked atomics included) */
 export interface WorkRequestInit extends Omit<SendWr, "opcode" | "sgl"> {
   /** WQE opcode (TransportWqeOpcode); 0 for a receive */
   opcode?: number;
   sgl?: readonly Sge[];
-  /** masked atomics */
-  swapMask?: bigint;
-  compareMask?: bigint;
 }
 
 /** a WorkRequest record as the wqe_fetch block would emit it (kind 0 send, 1 receive) */
@@ -129,8 +128,9 @@ export function encodeWorkRequest(w: WorkRequestInit, kind: 0 | 1 = 0): Uint8Arr
   const sgl = w.sgl ?? [];
   if (sgl.length > MAX_SGE) throw new RangeError(`a work request holds at most ${MAX_SGE} SGEs, got ${sgl.length}`);
   if (w.inline !== undefined && sgl.length > 0) throw new RangeError("a work request carries inline data or an SGE list, not both");
-  const masked = w.swapMask !== undefined || w.compareMask !== undefined;
-  if (masked && sgl.length > 1) throw new RangeError("a masked atomic has one local SGE");
+  if ((w.swapMask !== undefined || w.compareMask !== undefined) && sgl.length > 1) throw new RangeError("a masked atomic has one local SGE");
+  // as the block: masks only from a masked atomic segment
+  const masked = isMaskedAtomic(w.opcode ?? 0);
   const rec = WorkRequest.encode({
     kind,
     opcode: w.opcode ?? 0,
@@ -142,6 +142,8 @@ export function encodeWorkRequest(w: WorkRequestInit, kind: 0 | 1 = 0): Uint8Arr
     rkey: (w.rkey ?? 0) >>> 0,
     swapAdd: w.swapAdd ?? 0n,
     compare: w.compare ?? 0n,
+    swapMask: masked ? (w.swapMask ?? 0n) : 0n,
+    compareMask: masked ? (w.compareMask ?? 0n) : 0n,
   });
   const p = W.payload;
   if (w.inline !== undefined) {
@@ -149,11 +151,6 @@ export function encodeWorkRequest(w: WorkRequestInit, kind: 0 | 1 = 0): Uint8Arr
     rec.set(w.inline, p);
   }
   sgl.forEach((s, i) => DataSeg.encode({ byteCount: s.length >>> 0, lkey: s.lkey >>> 0, addr: s.addr }, rec, p + i * DataSeg.sizeBytes));
-  if (masked) {
-    const dv = new DataView(rec.buffer, rec.byteOffset + p + MASKED_MASKS_OFFSET, 16);
-    dv.setBigUint64(0, w.swapMask ?? 0n);
-    dv.setBigUint64(8, w.compareMask ?? 0n);
-  }
   return rec;
 }
 

@@ -50,9 +50,10 @@ export const DmaCompletion = defineLayout(
 export const WrFlag = { signalled: 1, solicited: 2, fence: 4, inline: 8 } as const;
 
 /**
- * m_wr: one parsed work request: a 48-byte header and a 128-byte payload area holding the
+ * m_wr: one parsed work request: a 64-byte header and a 128-byte payload area holding the
  * SGE list (16-byte data segments as in the WQE, nsge of them) or the inline data
- * (inlineBytes of them); unused payload bytes are zero.
+ * (inlineBytes of them); unused payload bytes are zero. swapAdd/compare come from an atomic
+ * segment, swapMask/compareMask from a masked atomic segment's second unit (zero otherwise).
  */
 export const WorkRequest = defineLayout(
   "wqe-work-request",
@@ -71,11 +72,14 @@ export const WorkRequest = defineLayout(
     { name: "reserved1", bits: 32 },
     { name: "swapAdd", bits: 64 },
     { name: "compare", bits: 64 },
+    { name: "swapMask", bits: 64, doc: "masked atomics (MaskedAtomicSeg)" },
+    { name: "compareMask", bits: 64, doc: "masked atomics (MaskedAtomicSeg)" },
     { name: "payload", bytes: WQE_STRIDE },
   ],
-  { sizeBytes: 48 + WQE_STRIDE },
+  { sizeBytes: 64 + WQE_STRIDE },
 );
-export const WR_HEADER_BYTES = 48;
+/** bytes of m_wr before its payload area */
+export const WR_HEADER_BYTES = WorkRequest.field("payload").byteOffset;
 
 /** m_err: one rejected WQE (8 bytes); reason is a WqeError */
 export const WqeFetchError = defineLayout(

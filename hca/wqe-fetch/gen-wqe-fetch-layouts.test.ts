@@ -24,13 +24,18 @@ describe("gen-wqe-fetch-layouts", () => {
     }
   });
 
-  it("writes the opcode table: every opcode with its raddr/atomic segments, others unknown", () => {
+  it("writes the opcode table: every opcode with its raddr segment and atomic units, others unknown", () => {
     const s = generateWqeFetchLayouts();
     expect(s).toContain(`localparam logic [4:0] OPCODE_ATOMIC_FA = 5'h${WqeOpcode.ATOMIC_FA.toString(16).padStart(2, "0")};`);
-    expect(s).toContain("OPCODE_ATOMIC_CS: wqe_opcode_info = 3'b111;");
-    expect(s).toContain("OPCODE_RDMA_READ: wqe_opcode_info = 3'b110;");
-    expect(s).toContain("OPCODE_SEND_IMM: wqe_opcode_info = 3'b100;");
-    expect(s).toContain("default: wqe_opcode_info = 3'b000;");
+    expect(s).toContain("localparam logic [4:0] OPCODE_MASKED_ATOMIC_CS = 5'h14;");
+    expect(s).toContain("function automatic [3:0] wqe_opcode_info(input logic [4:0] opcode);");
+    expect(s).toContain("OPCODE_MASKED_ATOMIC_FA: wqe_opcode_info = {1'b1, 1'b1, 2'd2};");
+    expect(s).toContain("OPCODE_ATOMIC_CS: wqe_opcode_info = {1'b1, 1'b1, 2'd1};");
+    expect(s).toContain("OPCODE_RDMA_READ: wqe_opcode_info = {1'b1, 1'b1, 2'd0};");
+    expect(s).toContain("OPCODE_SEND_IMM: wqe_opcode_info = {1'b1, 1'b0, 2'd0};");
+    expect(s).toContain("default: wqe_opcode_info = 4'd0;");
+    // the masks' place in the masked atomic segment: its second 16-byte unit
+    expect(s).toContain("localparam int MATOMIC_SWAP_MASK_HI = 127;");
     expect(s).toContain("localparam logic [3:0] REASON_STALE_OWNER = 4'd1;");
   });
 });

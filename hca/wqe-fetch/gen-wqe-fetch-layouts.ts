@@ -5,14 +5,17 @@
  *    vector of the layout, byte 0 in the top bits) and `L_F_W`; wqe_fetch.sv byte-reverses
  *    tdata into such a vector and slices `vec[L_F_HI -: L_F_W]`;
  *  - the opcode values, and the opcode table (hca/formats/wqe.ts OPCODE_INFO) as the function
- *    `wqe_opcode_info`, the m_err reasons (WqeError) and the m_wr flags (WrFlag).
+ *    `wqe_opcode_info` ({is an opcode, raddr segment, atomic units}), the m_err reasons
+ *    (WqeError) and the m_wr flags (WrFlag).
  *
  *   npx tsx hca/wqe-fetch/gen-wqe-fetch-layouts.ts   # rewrites the file; a test checks it is current
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Layout } from "../../core/layout.ts";
-import { AtomicSeg, CtrlSeg, DataSeg, InlineSegHeader, INVALID_LKEY, OPCODE_INFO, RaddrSeg, WQE_MAX_SIZE, WQE_SEG_BYTES, WQE_STRIDE, WqeError, WqeOpcode } from "../formats/wqe.ts";
+import {
+  AtomicSeg, CtrlSeg, DataSeg, InlineSegHeader, INVALID_LKEY, MaskedAtomicSeg, MAX_ATOMIC_UNITS, OPCODE_INFO, RaddrSeg, WQE_MAX_SIZE, WQE_SEG_BYTES, WQE_STRIDE, WqeError, WqeOpcode,
+} from "../formats/wqe.ts";
 import { DmaCompletion, DmaReadReq, FetchRequest, WorkRequest, WqeFetchError, WqeRingCfg, WrFlag } from "./formats.ts";
 
 /** the prefix each layout's constants carry in the RTL */
@@ -26,6 +29,7 @@ const LAYOUTS: [string, Layout][] = [
   ["CTRL", CtrlSeg as unknown as Layout],
   ["RADDR", RaddrSeg as unknown as Layout],
   ["ATOMIC", AtomicSeg as unknown as Layout],
+  ["MATOMIC", MaskedAtomicSeg as unknown as Layout],
   ["DSEG", DataSeg as unknown as Layout],
   ["INL", InlineSegHeader as unknown as Layout],
 ];
@@ -72,19 +76,28 @@ export function generateWqeFetchLayouts(): string {
   const flagsW = fieldBits(WorkRequest as unknown as Layout, "flags");
   lines.push("", "// m_wr flags (WrFlag)");
   for (const [k, v] of Object.entries(WrFlag)) lines.push(`localparam logic [${flagsW - 1}:0] WR_FLAG_${snake(k)} = ${flagsW}'d${v};`);
+  const unitsW = Math.max(1, Math.ceil(Math.log2(MAX_ATOMIC_UNITS + 1)));
+  const infoW = 2 + unitsW;
+  lines.push(
+    "",
+    "// the opcode table entry: {is an opcode, carries a raddr segment, atomic segment [16-byte units]}",
+    `localparam int ATOMIC_UNITS_W = ${unitsW};`,
+    `localparam int OPCODE_INFO_W = ${infoW};`,
+  );
   lines.push("/* verilator lint_on UNUSEDPARAM */");
 
   lines.push(
     "",
-    "// the opcode table (OPCODE_INFO): {is an opcode, carries a raddr segment, carries an atomic segment}",
-    `function automatic [2:0] wqe_opcode_info(input logic [${opW - 1}:0] opcode);`,
+    "// the opcode table (OPCODE_INFO)",
+    `function automatic [${infoW - 1}:0] wqe_opcode_info(input logic [${opW - 1}:0] opcode);`,
     "    case (opcode)",
   );
   for (const [k, v] of Object.entries(WqeOpcode)) {
     const i = OPCODE_INFO[v]!;
-    lines.push(`        OPCODE_${k}: wqe_opcode_info = 3'b1${i.raddr ? 1 : 0}${i.atomic ? 1 : 0};`);
+    if (i.atomicUnits > MAX_ATOMIC_UNITS) throw new Error(`OPCODE_INFO ${k}: ${i.atomicUnits} atomic units, MAX_ATOMIC_UNITS is ${MAX_ATOMIC_UNITS}`);
+    lines.push(`        OPCODE_${k}: wqe_opcode_info = {1'b1, 1'b${i.raddr ? 1 : 0}, ${unitsW}'d${i.atomicUnits}};`);
   }
-  lines.push("        default: wqe_opcode_info = 3'b000;", "    endcase", "endfunction");
+  lines.push(`        default: wqe_opcode_info = ${infoW}'d0;`, "    endcase", "endfunction");
   return lines.join("\n") + "\n";
 }
 

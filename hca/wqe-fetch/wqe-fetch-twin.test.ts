@@ -22,7 +22,7 @@ function observed(twin: WqeFetchTwin): ExpectedWqe[] {
   for (const { c, r, raw } of wrs) {
     const p = raw.subarray(WR_HEADER_BYTES);
     const sgl = Array.from({ length: r.nsge }, (_, i) => ({ length: DataSeg.get(p, i * 16, "byteCount"), lkey: DataSeg.get(p, i * 16, "lkey"), addr: DataSeg.getBig(p, i * 16, "addr") }));
-    all.push({ c, v: { qpn: r.qpn, kind: r.kind, index: r.index, ok: true, opcode: r.opcode, flags: r.flags, imm: r.imm, raddr: r.raddr, rkey: r.rkey, swapAdd: r.swapAdd, compare: r.compare, sgl, ...(r.flags & 8 ? { inline: p.slice(0, r.inlineBytes) } : {}) } });
+    all.push({ c, v: { qpn: r.qpn, kind: r.kind, index: r.index, ok: true, opcode: r.opcode, flags: r.flags, imm: r.imm, raddr: r.raddr, rkey: r.rkey, swapAdd: r.swapAdd, compare: r.compare, swapMask: r.swapMask, compareMask: r.compareMask, sgl, ...(r.flags & 8 ? { inline: p.slice(0, r.inlineBytes) } : {}) } });
   }
   for (const { c, e } of errs) all.push({ c, v: { qpn: e.qpn, kind: e.kind, index: e.index, ok: false, reason: e.reason } });
   return all.sort((a, b) => a.c - b.c).map((x) => x.v);
@@ -70,7 +70,7 @@ describe("parseWqe", () => {
   it("gives the header and payload the driver's encoder wrote, 64-bit fields exact", () => {
     const atomic = parseWqe(encodeSendWqe({ opcode: WqeOpcode.ATOMIC_CS, signalled: true, raddr: 0x8000_0000_0000_0008n, rkey: 0xdead_beef, swapAdd: 0xffff_ffff_ffff_ffffn, compare: 0x1_0000_0000n, sgl }, 1), 0, 1);
     if ("reason" in atomic) throw new Error("rejected");
-    expect(atomic.header).toEqual({ opcode: WqeOpcode.ATOMIC_CS, flags: WrFlag.signalled, nsge: 2, inlineBytes: 0, imm: 0, raddr: 0x8000_0000_0000_0008n, rkey: 0xdead_beef, swapAdd: 0xffff_ffff_ffff_ffffn, compare: 0x1_0000_0000n });
+    expect(atomic.header).toEqual({ opcode: WqeOpcode.ATOMIC_CS, flags: WrFlag.signalled, nsge: 2, inlineBytes: 0, imm: 0, raddr: 0x8000_0000_0000_0008n, rkey: 0xdead_beef, swapAdd: 0xffff_ffff_ffff_ffffn, compare: 0x1_0000_0000n, swapMask: 0n, compareMask: 0n });
     expect(DataSeg.getBig(atomic.payload, 0, "addr")).toBe(sgl[0]!.addr);
     expect(DataSeg.get(atomic.payload, 16, "lkey")).toBe(0xffff_ffff);
     expect(atomic.payload.subarray(32).every((b) => b === 0)).toBe(true);
@@ -84,6 +84,36 @@ describe("parseWqe", () => {
     if ("reason" in recv) throw new Error("rejected");
     expect(recv.header.nsge).toBe(2);
     expect(DataSeg.get(recv.payload, 0, "byteCount")).toBe(4096);
+  });
+
+  it("gives a masked atomic's masks from the second unit of its atomic segment, its SGE after the segment", () => {
+    const one = [sgl[0]!];
+    for (const opcode of [WqeOpcode.MASKED_ATOMIC_CS, WqeOpcode.MASKED_ATOMIC_FA]) {
+      const wqe = encodeSendWqe({ opcode, raddr: 0x10n, rkey: 7, swapAdd: 0x0102_0304_0506_0708n, compare: 0x1112_1314_1516_1718n, swapMask: 0xff00_0000_0000_00ffn, compareMask: 0x8000_0000_0000_0001n, sgl: one }, 0);
+      expect(CtrlSeg.get(wqe, 0, "size")).toBe(5); // ctrl + raddr + 2 atomic units + 1 data segment
+      const r = parseWqe(wqe, 0, 0);
+      if ("reason" in r) throw new Error(`rejected: ${r.reason}`);
+      expect(r.header).toEqual({
+        opcode, flags: 0, nsge: 1, inlineBytes: 0, imm: 0, raddr: 0x10n, rkey: 7,
+        swapAdd: 0x0102_0304_0506_0708n, compare: 0x1112_1314_1516_1718n, swapMask: 0xff00_0000_0000_00ffn, compareMask: 0x8000_0000_0000_0001n,
+      });
+      expect(DataSeg.getBig(r.payload, 0, "addr")).toBe(one[0]!.addr);
+      expect(r.payload.subarray(16).every((b) => b === 0)).toBe(true);
+    }
+  });
+
+  it("gives a plain atomic zero masks, whatever follows its atomic segment", () => {
+    const wqe = encodeSendWqe({ opcode: WqeOpcode.ATOMIC_FA, raddr: 0x10n, rkey: 7, swapAdd: 1n, sgl }, 0);
+    const r = parseWqe(wqe, 0, 0);
+    if ("reason" in r) throw new Error(`rejected: ${r.reason}`);
+    expect([r.header.swapMask, r.header.compareMask]).toEqual([0n, 0n]);
+    expect(r.header.nsge).toBe(2);
+  });
+
+  it("rejects a masked atomic whose size leaves no room for its masks", () => {
+    const wqe = encodeSendWqe({ opcode: WqeOpcode.MASKED_ATOMIC_CS, sgl: [sgl[0]!] }, 0);
+    CtrlSeg.set(wqe, 0, "size", 3);
+    expect(parseWqe(wqe, 0, 0)).toEqual({ reason: WqeError.badSize, opcode: WqeOpcode.MASKED_ATOMIC_CS });
   });
 
   it("gives the reason and opcode of a WQE it rejects", () => {

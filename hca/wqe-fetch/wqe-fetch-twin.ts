@@ -17,7 +17,9 @@
  */
 import type { BlockTwin, StreamTransaction } from "../../core/block.ts";
 import { PackedTransactionQueue, PackedTransactionWriter, unpack, type PackedTransactions } from "../../core/packed-transactions.ts";
-import { AtomicSeg, CtrlSeg, DataSeg, INLINE_SEG_BIT, INVALID_LKEY, InlineSegHeader, OPCODE_INFO, RaddrSeg, WQE_MAX_SIZE, WQE_SEG_BYTES, WQE_STRIDE, WqeError, fixedUnits } from "../formats/wqe.ts";
+import {
+  AtomicSeg, CtrlSeg, DataSeg, INLINE_SEG_BIT, INVALID_LKEY, InlineSegHeader, MaskedAtomicSeg, OPCODE_INFO, RaddrSeg, WQE_MAX_SIZE, WQE_SEG_BYTES, WQE_STRIDE, WqeError, fixedUnits,
+} from "../formats/wqe.ts";
 import { DmaCompletion, DmaReadReq, FetchRequest, WorkRequest, WqeFetchError, WqeRingCfg, WrFlag } from "./formats.ts";
 
 export interface WqeFetchParams {
@@ -39,6 +41,8 @@ const CPL_DATA = DmaCompletion.field("data").byteOffset;
 const ctrl = CtrlSeg.codec(["owner", "opcode", "fence", "size", "cqUpdate", "solicited", "imm"]);
 const raddrSeg = RaddrSeg.codec(["raddr", "rkey"]);
 const atomicSeg = AtomicSeg.codec(["swapAdd", "compare"]);
+/** a masked atomic segment's masks (its second 16-byte unit) */
+const maskSeg = MaskedAtomicSeg.codec(["swapMask", "compareMask"]);
 /** a segment's first word: the inline bit (an inline segment; a data segment must not have it) and the inline length */
 const segHead = InlineSegHeader.codec(["inline", "byteCount"]);
 /** a receive WQE's data segment: byte count (inline bit included) and lkey */
@@ -49,15 +53,15 @@ const RADDR_OFF = CtrlSeg.sizeBytes;
 const ATOMIC_OFF = CtrlSeg.sizeBytes + RaddrSeg.sizeBytes;
 
 const readOut = DmaReadReq.codec(["tag", "length", "addr"]);
-const wrOut = WorkRequest.codec(["qpn", "kind", "index", "opcode", "flags", "nsge", "inlineBytes", "imm", "raddr", "rkey", "swapAdd", "compare"]);
+const wrOut = WorkRequest.codec(["qpn", "kind", "index", "opcode", "flags", "nsge", "inlineBytes", "imm", "raddr", "rkey", "swapAdd", "compare", "swapMask", "compareMask"]);
 const errOut = WqeFetchError.codec(["reason", "kind", "qpn", "index", "opcode"]);
 const PAYLOAD_OFF = WorkRequest.field("payload").byteOffset;
 
-/** per 5-bit ctrl opcode: 16-byte units of ctrl + raddr + atomic (0: not an opcode), and which segments it carries */
+/** per 5-bit ctrl opcode: 16-byte units of ctrl + raddr + atomic (0: not an opcode), whether it has a raddr segment, its atomic segment's units */
 const OPCODES = 1 << CtrlSeg.field("opcode").bits;
 const FIXED_UNITS = Uint8Array.from({ length: OPCODES }, (_, op) => fixedUnits(op) ?? 0);
 const HAS_RADDR = Uint8Array.from({ length: OPCODES }, (_, op) => (OPCODE_INFO[op]?.raddr ? 1 : 0));
-const HAS_ATOMIC = Uint8Array.from({ length: OPCODES }, (_, op) => (OPCODE_INFO[op]?.atomic ? 1 : 0));
+const ATOMIC_UNITS = Uint8Array.from({ length: OPCODES }, (_, op) => OPCODE_INFO[op]?.atomicUnits ?? 0);
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -425,7 +429,7 @@ class WqeParse {
   payloadFrom = 0;
   payloadLen = 0;
   private readonly ctrlVals = new Float64Array(ctrl.slots);
-  private readonly segVals = new Float64Array(Math.max(raddrSeg.slots, atomicSeg.slots, segHead.slots, recvSeg.slots));
+  private readonly segVals = new Float64Array(Math.max(raddrSeg.slots, atomicSeg.slots, maskSeg.slots, segHead.slots, recvSeg.slots));
 
   /** parses the WQE at d[at..]; false if it is rejected */
   run(d: Uint8Array, at: number, kind: number, owner: number): boolean {
@@ -465,12 +469,21 @@ class WqeParse {
       w[wrOut.slot.raddr + 1] = s[raddrSeg.slot.raddr + 1];
       w[wrOut.slot.rkey] = s[raddrSeg.slot.rkey];
     }
-    if (HAS_ATOMIC[opcode] !== 0) {
+    const units = ATOMIC_UNITS[opcode];
+    if (units !== 0) {
       atomicSeg.read(d, at + ATOMIC_OFF, s);
       w[wrOut.slot.swapAdd] = s[atomicSeg.slot.swapAdd];
       w[wrOut.slot.swapAdd + 1] = s[atomicSeg.slot.swapAdd + 1];
       w[wrOut.slot.compare] = s[atomicSeg.slot.compare];
       w[wrOut.slot.compare + 1] = s[atomicSeg.slot.compare + 1];
+    }
+    if (units === 2) {
+      // a masked atomic: the masks are its segment's second unit
+      maskSeg.read(d, at + ATOMIC_OFF, s);
+      w[wrOut.slot.swapMask] = s[maskSeg.slot.swapMask];
+      w[wrOut.slot.swapMask + 1] = s[maskSeg.slot.swapMask + 1];
+      w[wrOut.slot.compareMask] = s[maskSeg.slot.compareMask];
+      w[wrOut.slot.compareMask + 1] = s[maskSeg.slot.compareMask + 1];
     }
     const off = fixed * WQE_SEG_BYTES;
     const end = size * WQE_SEG_BYTES;
@@ -513,6 +526,8 @@ export interface WrHeaderFields {
   rkey: number;
   swapAdd: bigint;
   compare: bigint;
+  swapMask: bigint;
+  compareMask: bigint;
 }
 
 /**
@@ -526,8 +541,8 @@ export function parseWqe(d: Uint8Array, kind: number, owner: number): { header: 
   const rec = new Uint8Array(WorkRequest.sizeBytes);
   wrOut.write(rec, 0, p.wr);
   copyBytes(rec, PAYLOAD_OFF, d, p.payloadFrom, p.payloadLen);
-  const { opcode, flags, nsge, inlineBytes, imm, raddr, rkey, swapAdd, compare, payload } = WorkRequest.decode(rec);
-  return { header: { opcode, flags, nsge, inlineBytes, imm, raddr, rkey, swapAdd, compare }, payload };
+  const { opcode, flags, nsge, inlineBytes, imm, raddr, rkey, swapAdd, compare, swapMask, compareMask, payload } = WorkRequest.decode(rec);
+  return { header: { opcode, flags, nsge, inlineBytes, imm, raddr, rkey, swapAdd, compare, swapMask, compareMask }, payload };
 }
 
 /**

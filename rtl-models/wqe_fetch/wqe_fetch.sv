@@ -54,8 +54,8 @@ module wqe_fetch #(
     output wire          s_dma_cpl_tready,
     input  wire          s_dma_cpl_tlast,
 
-    output wire [1407:0] m_wr_tdata,
-    output wire [175:0]  m_wr_tkeep,
+    output wire [1535:0] m_wr_tdata,
+    output wire [191:0]  m_wr_tkeep,
     output wire          m_wr_tvalid,
     input  wire          m_wr_tready,
     output wire          m_wr_tlast,
@@ -92,7 +92,7 @@ generate
     end
     // the port widths (block.yaml) must be the layouts' sizes
     if (FETCH_BYTES != 12 || CFG_BYTES != 16 || RD_BYTES != 16 || CPL_BYTES != 136 ||
-        WR_BYTES != 176 || ERR_BYTES != 8 || CPL_DATA_W != WQE_STRIDE_BYTES * 8 ||
+        WR_BYTES != 192 || ERR_BYTES != 8 || CPL_DATA_W != WQE_STRIDE_BYTES * 8 ||
         WR_PAYLOAD_W != WQE_STRIDE_BYTES * 8) begin : g_bad_layouts
         $error("wqe_fetch: port widths differ from wqe_fetch_layouts.svh; update block.yaml and the ports");
     end
@@ -224,11 +224,11 @@ wire         exp_owner = slot_owner_q[rp_q];
 `endif
 
 // the opcode table: fixed units (ctrl + raddr + atomic), 0 = not an opcode
-wire [2:0] w_info       = wqe_opcode_info(w_opcode);
-wire       w_known      = w_info[2];
-wire       w_has_raddr  = w_info[1];
-wire       w_has_atomic = w_info[0];
-wire [1:0] w_fixed      = w_known ? 2'd1 + {1'b0, w_has_raddr} + {1'b0, w_has_atomic} : 2'd0;
+wire [OPCODE_INFO_W-1:0]  w_info         = wqe_opcode_info(w_opcode);
+wire                      w_known        = w_info[OPCODE_INFO_W-1];
+wire                      w_has_raddr    = w_info[OPCODE_INFO_W-2];
+wire [ATOMIC_UNITS_W-1:0] w_atomic_units = w_info[ATOMIC_UNITS_W-1:0];
+wire [2:0] w_fixed = w_known ? 3'd1 + {2'b0, w_has_raddr} + {{(3-ATOMIC_UNITS_W){1'b0}}, w_atomic_units} : 3'd0;
 
 // segment bits
 wire [7:0] seg_inl;      // the inline bit of the segment's first word
@@ -254,11 +254,11 @@ always @(*) begin
 end
 
 // send: segments after the fixed ones, up to size
-wire [3:0]   s_fixed   = {2'b0, w_fixed};
+wire [3:0]   s_fixed   = {1'b0, w_fixed};
 wire [3:0]   s_size4   = w_size[3:0];
-wire         s_size_bad = w_size < {4'd0, w_fixed} || w_size > 6'd8;
+wire         s_size_bad = w_size < {3'd0, w_fixed} || w_size > 6'd8;
 wire [3:0]   s_body    = s_size4 - s_fixed;                  // segments after the fixed ones
-wire [SEG_W-1:0] s_first = seg[{1'b0, w_fixed}];                   // the first body segment
+wire [SEG_W-1:0] s_first = seg[w_fixed];                          // the first body segment
 wire         s_inline  = s_body != 4'd0 && s_first[INL_AT + INL_INLINE_HI];
 wire [30:0]  s_inl_n   = s_first[INL_AT + INL_BYTE_COUNT_HI -: INL_BYTE_COUNT_W];
 wire [30:0]  s_inl_max = {23'd0, s_body, 4'd0} - 31'd4;    // bytes after the inline header
@@ -273,13 +273,13 @@ end
 wire [3:0] p_reason =
     p_kind ? (r_bad ? REASON_BAD_SEGMENT : 4'd0) :
     (w_owner != exp_owner)                          ? REASON_STALE_OWNER :
-    (w_fixed == 2'd0)                               ? REASON_BAD_OPCODE  :
+    (w_fixed == 3'd0)                               ? REASON_BAD_OPCODE  :
     s_size_bad                                      ? REASON_BAD_SIZE    :
     (s_inline ? (s_inl_n > s_inl_max) : s_seg_bad)  ? REASON_BAD_SEGMENT : 4'd0;
 wire [7:0] p_opcode = p_kind ? 8'd0 : {3'd0, w_opcode};
 
 // payload: the WQE bytes from `p_shift` on, the first `p_len` of them (rest zero)
-wire [7:0]  p_shift = p_kind ? 8'd0 : {2'd0, w_fixed, 4'd0} + (s_inline ? 8'd4 : 8'd0);
+wire [7:0]  p_shift = p_kind ? 8'd0 : {1'd0, w_fixed, 4'd0} + (s_inline ? 8'd4 : 8'd0);
 wire [7:0]  p_len   = p_kind ? {r_nsge, 4'd0} : s_inline ? s_inl_n[7:0] : {s_body, 4'd0};
 wire [1023:0] p_shifted = d << {p_shift, 3'b0};
 wire [1023:0] p_mask    = ~({1024{1'b1}} >> {p_len, 3'b0});
@@ -294,12 +294,18 @@ wire [7:0]  p_nsge   = p_kind ? {4'd0, r_nsge} : s_inline ? 8'd0 : {4'd0, s_body
 wire [15:0] p_inl    = (!p_kind && s_inline) ? {1'b0, s_inl_n[14:0]} : 16'd0;
 wire [31:0] p_imm    = p_kind ? 32'd0 : w_imm;
 wire        p_raddr_on  = !p_kind && w_has_raddr;
-wire        p_atomic_on = !p_kind && w_has_atomic;
-// segment order: ctrl, then raddr (seg 1) when the opcode has one, then atomic (seg 2)
+wire        p_atomic_on = !p_kind && w_atomic_units != '0;
+wire        p_masked_on = !p_kind && w_atomic_units == 2'd2;
+// segment order: ctrl, then raddr (seg 1) when the opcode has one, then the atomic segment
+// from seg 2: one unit (swapAdd, compare), or two for a masked atomic (seg 3: the masks).
+// The masked layout starts with the plain one's fields, so one vector serves both.
+wire [MATOMIC_BYTES*8-1:0] p_atomic = {seg[2], seg[3]};
 wire [63:0] p_raddr  = p_raddr_on  ? seg[1][RADDR_RADDR_HI -: RADDR_RADDR_W]      : 64'd0;
 wire [31:0] p_rkey   = p_raddr_on  ? seg[1][RADDR_RKEY_HI -: RADDR_RKEY_W]        : 32'd0;
-wire [63:0] p_swap   = p_atomic_on ? seg[2][ATOMIC_SWAP_ADD_HI -: ATOMIC_SWAP_ADD_W] : 64'd0;
-wire [63:0] p_cmp    = p_atomic_on ? seg[2][ATOMIC_COMPARE_HI -: ATOMIC_COMPARE_W]   : 64'd0;
+wire [63:0] p_swap      = p_atomic_on ? p_atomic[MATOMIC_SWAP_ADD_HI -: MATOMIC_SWAP_ADD_W]         : 64'd0;
+wire [63:0] p_cmp       = p_atomic_on ? p_atomic[MATOMIC_COMPARE_HI -: MATOMIC_COMPARE_W]           : 64'd0;
+wire [63:0] p_swap_mask = p_masked_on ? p_atomic[MATOMIC_SWAP_MASK_HI -: MATOMIC_SWAP_MASK_W]       : 64'd0;
+wire [63:0] p_cmp_mask  = p_masked_on ? p_atomic[MATOMIC_COMPARE_MASK_HI -: MATOMIC_COMPARE_MASK_W] : 64'd0;
 
 wire [23:0] p_qpn   = {{(24-QP_AW){1'b0}}, slot_qpn_q[rp_q]};
 wire [15:0] p_index = slot_index_q[rp_q];
@@ -320,6 +326,8 @@ always @(*) begin
     p_wr_rec[WR_RKEY_HI -: WR_RKEY_W]                 = p_rkey;
     p_wr_rec[WR_SWAP_ADD_HI -: WR_SWAP_ADD_W]         = p_swap;
     p_wr_rec[WR_COMPARE_HI -: WR_COMPARE_W]           = p_cmp;
+    p_wr_rec[WR_SWAP_MASK_HI -: WR_SWAP_MASK_W]       = p_swap_mask;
+    p_wr_rec[WR_COMPARE_MASK_HI -: WR_COMPARE_MASK_W] = p_cmp_mask;
     p_wr_rec[WR_PAYLOAD_HI -: WR_PAYLOAD_W]           = p_payload;
     p_err_rec = '0;
     p_err_rec[ERR_REASON_HI -: ERR_REASON_W]          = p_reason;
@@ -435,7 +443,7 @@ assign m_dma_rd_tvalid = rd_valid_q;
 assign m_dma_rd_tkeep  = {16{1'b1}};
 assign m_dma_rd_tlast  = 1'b1;
 assign m_wr_tvalid     = wr_valid_q;
-assign m_wr_tkeep      = {176{1'b1}};
+assign m_wr_tkeep      = {WR_BYTES{1'b1}};
 assign m_wr_tlast      = 1'b1;
 assign m_err_tvalid    = err_valid_q;
 assign m_err_tkeep     = {8{1'b1}};

@@ -56,32 +56,36 @@ localparam int CPL_TAG_W = 8;
 localparam int CPL_DATA_HI = 1023;
 localparam int CPL_DATA_W = 1024;
 
-// wqe-work-request: 176 bytes
-localparam int WR_BYTES = 176;
-localparam int WR_QPN_HI = 1407;
+// wqe-work-request: 192 bytes
+localparam int WR_BYTES = 192;
+localparam int WR_QPN_HI = 1535;
 localparam int WR_QPN_W = 24;
-localparam int WR_KIND_HI = 1383;
+localparam int WR_KIND_HI = 1511;
 localparam int WR_KIND_W = 8;
-localparam int WR_INDEX_HI = 1375;
+localparam int WR_INDEX_HI = 1503;
 localparam int WR_INDEX_W = 16;
-localparam int WR_OPCODE_HI = 1359;
+localparam int WR_OPCODE_HI = 1487;
 localparam int WR_OPCODE_W = 8;
-localparam int WR_FLAGS_HI = 1351;
+localparam int WR_FLAGS_HI = 1479;
 localparam int WR_FLAGS_W = 8;
-localparam int WR_NSGE_HI = 1343;
+localparam int WR_NSGE_HI = 1471;
 localparam int WR_NSGE_W = 8;
-localparam int WR_INLINE_BYTES_HI = 1327;
+localparam int WR_INLINE_BYTES_HI = 1455;
 localparam int WR_INLINE_BYTES_W = 16;
-localparam int WR_IMM_HI = 1311;
+localparam int WR_IMM_HI = 1439;
 localparam int WR_IMM_W = 32;
-localparam int WR_RADDR_HI = 1279;
+localparam int WR_RADDR_HI = 1407;
 localparam int WR_RADDR_W = 64;
-localparam int WR_RKEY_HI = 1215;
+localparam int WR_RKEY_HI = 1343;
 localparam int WR_RKEY_W = 32;
-localparam int WR_SWAP_ADD_HI = 1151;
+localparam int WR_SWAP_ADD_HI = 1279;
 localparam int WR_SWAP_ADD_W = 64;
-localparam int WR_COMPARE_HI = 1087;
+localparam int WR_COMPARE_HI = 1215;
 localparam int WR_COMPARE_W = 64;
+localparam int WR_SWAP_MASK_HI = 1151;
+localparam int WR_SWAP_MASK_W = 64;
+localparam int WR_COMPARE_MASK_HI = 1087;
+localparam int WR_COMPARE_MASK_W = 64;
 localparam int WR_PAYLOAD_HI = 1023;
 localparam int WR_PAYLOAD_W = 1024;
 
@@ -137,6 +141,17 @@ localparam int ATOMIC_SWAP_ADD_W = 64;
 localparam int ATOMIC_COMPARE_HI = 63;
 localparam int ATOMIC_COMPARE_W = 64;
 
+// wqe-masked-atomic: 32 bytes
+localparam int MATOMIC_BYTES = 32;
+localparam int MATOMIC_SWAP_ADD_HI = 255;
+localparam int MATOMIC_SWAP_ADD_W = 64;
+localparam int MATOMIC_COMPARE_HI = 191;
+localparam int MATOMIC_COMPARE_W = 64;
+localparam int MATOMIC_SWAP_MASK_HI = 127;
+localparam int MATOMIC_SWAP_MASK_W = 64;
+localparam int MATOMIC_COMPARE_MASK_HI = 63;
+localparam int MATOMIC_COMPARE_MASK_W = 64;
+
 // wqe-data: 16 bytes
 localparam int DSEG_BYTES = 16;
 localparam int DSEG_BYTE_COUNT_HI = 127;
@@ -163,6 +178,8 @@ localparam logic [4:0] OPCODE_SEND_INV = 5'h0c;
 localparam logic [4:0] OPCODE_RDMA_READ = 5'h10;
 localparam logic [4:0] OPCODE_ATOMIC_CS = 5'h11;
 localparam logic [4:0] OPCODE_ATOMIC_FA = 5'h12;
+localparam logic [4:0] OPCODE_MASKED_ATOMIC_CS = 5'h14;
+localparam logic [4:0] OPCODE_MASKED_ATOMIC_FA = 5'h15;
 
 // m_err reasons (WqeError)
 localparam logic [3:0] REASON_STALE_OWNER = 4'd1;
@@ -175,20 +192,26 @@ localparam logic [7:0] WR_FLAG_SIGNALLED = 8'd1;
 localparam logic [7:0] WR_FLAG_SOLICITED = 8'd2;
 localparam logic [7:0] WR_FLAG_FENCE = 8'd4;
 localparam logic [7:0] WR_FLAG_INLINE = 8'd8;
+
+// the opcode table entry: {is an opcode, carries a raddr segment, atomic segment [16-byte units]}
+localparam int ATOMIC_UNITS_W = 2;
+localparam int OPCODE_INFO_W = 4;
 /* verilator lint_on UNUSEDPARAM */
 
-// the opcode table (OPCODE_INFO): {is an opcode, carries a raddr segment, carries an atomic segment}
-function automatic [2:0] wqe_opcode_info(input logic [4:0] opcode);
+// the opcode table (OPCODE_INFO)
+function automatic [3:0] wqe_opcode_info(input logic [4:0] opcode);
     case (opcode)
-        OPCODE_NOP: wqe_opcode_info = 3'b100;
-        OPCODE_RDMA_WRITE: wqe_opcode_info = 3'b110;
-        OPCODE_RDMA_WRITE_IMM: wqe_opcode_info = 3'b110;
-        OPCODE_SEND: wqe_opcode_info = 3'b100;
-        OPCODE_SEND_IMM: wqe_opcode_info = 3'b100;
-        OPCODE_SEND_INV: wqe_opcode_info = 3'b100;
-        OPCODE_RDMA_READ: wqe_opcode_info = 3'b110;
-        OPCODE_ATOMIC_CS: wqe_opcode_info = 3'b111;
-        OPCODE_ATOMIC_FA: wqe_opcode_info = 3'b111;
-        default: wqe_opcode_info = 3'b000;
+        OPCODE_NOP: wqe_opcode_info = {1'b1, 1'b0, 2'd0};
+        OPCODE_RDMA_WRITE: wqe_opcode_info = {1'b1, 1'b1, 2'd0};
+        OPCODE_RDMA_WRITE_IMM: wqe_opcode_info = {1'b1, 1'b1, 2'd0};
+        OPCODE_SEND: wqe_opcode_info = {1'b1, 1'b0, 2'd0};
+        OPCODE_SEND_IMM: wqe_opcode_info = {1'b1, 1'b0, 2'd0};
+        OPCODE_SEND_INV: wqe_opcode_info = {1'b1, 1'b0, 2'd0};
+        OPCODE_RDMA_READ: wqe_opcode_info = {1'b1, 1'b1, 2'd0};
+        OPCODE_ATOMIC_CS: wqe_opcode_info = {1'b1, 1'b1, 2'd1};
+        OPCODE_ATOMIC_FA: wqe_opcode_info = {1'b1, 1'b1, 2'd1};
+        OPCODE_MASKED_ATOMIC_CS: wqe_opcode_info = {1'b1, 1'b1, 2'd2};
+        OPCODE_MASKED_ATOMIC_FA: wqe_opcode_info = {1'b1, 1'b1, 2'd2};
+        default: wqe_opcode_info = 4'd0;
     endcase
 endfunction

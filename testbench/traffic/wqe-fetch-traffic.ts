@@ -22,6 +22,7 @@ import {
   encodeRecvWqe,
   encodeSendWqe,
   fixedUnits,
+  isMaskedAtomic,
   ownerBitOf,
   parseRecvWqe,
   parseSendWqe,
@@ -53,7 +54,10 @@ export interface WqeFetchTrafficConfig {
 }
 
 export type ExpectedWqe =
-  | { qpn: number; kind: number; index: number; ok: true; opcode: number; flags: number; imm: number; raddr: bigint; rkey: number; swapAdd: bigint; compare: bigint; sgl: Sge[]; inline?: Uint8Array }
+  | {
+      qpn: number; kind: number; index: number; ok: true; opcode: number; flags: number; imm: number; raddr: bigint; rkey: number;
+      swapAdd: bigint; compare: bigint; swapMask: bigint; compareMask: bigint; sgl: Sge[]; inline?: Uint8Array;
+    }
   | { qpn: number; kind: number; index: number; ok: false; reason: number };
 
 export interface WqeRing {
@@ -97,7 +101,12 @@ export interface WqeFetchTraffic {
   counts: WqeFetchCounts;
 }
 
-const OPS = [WqeOpcode.SEND, WqeOpcode.SEND_IMM, WqeOpcode.SEND_INV, WqeOpcode.RDMA_WRITE, WqeOpcode.RDMA_WRITE_IMM, WqeOpcode.RDMA_READ, WqeOpcode.ATOMIC_CS, WqeOpcode.ATOMIC_FA, WqeOpcode.NOP];
+const OPS = [
+  WqeOpcode.SEND, WqeOpcode.SEND_IMM, WqeOpcode.SEND_INV, WqeOpcode.RDMA_WRITE, WqeOpcode.RDMA_WRITE_IMM, WqeOpcode.RDMA_READ,
+  WqeOpcode.ATOMIC_CS, WqeOpcode.ATOMIC_FA, WqeOpcode.MASKED_ATOMIC_CS, WqeOpcode.MASKED_ATOMIC_FA, WqeOpcode.NOP,
+];
+/** ctrl opcodes that are not in the table (a malformed WQE's) */
+const BAD_OPCODES = [0x01, 0x0e, 0x13, 0x1f];
 
 export function generateWqeFetchTraffic(config: WqeFetchTrafficConfig): WqeFetchTraffic {
   const params: WqeFetchParams = { ...WQE_FETCH_DEFAULTS, ...config.params };
@@ -163,9 +172,14 @@ export function generateWqeFetchTraffic(config: WqeFetchTrafficConfig): WqeFetch
         if (rng.bool(malformed)) bytes[rng.int(0, 7) * 16] |= 0x80; // a data segment with the inline bit
       } else {
         const opcode = OPS[rng.int(0, OPS.length - 1)];
-        const wr: SendWr = { opcode, signalled: rng.bool(), solicited: rng.bool(0.2), fence: rng.bool(0.1), imm: rng.u32(), raddr: big(), rkey: rng.u32(), swapAdd: big(), compare: big() };
+        const wr: SendWr = {
+          opcode, signalled: rng.bool(), solicited: rng.bool(0.2), fence: rng.bool(0.1), imm: rng.u32(), raddr: big(), rkey: rng.u32(),
+          swapAdd: big(), compare: big(), swapMask: big(), compareMask: big(),
+        };
         const fixed = fixedUnits(opcode)!;
-        if (rng.bool(0.3) && opcode !== WqeOpcode.RDMA_READ) {
+        if (isMaskedAtomic(opcode)) {
+          wr.sgl = sgl(1); // mlx4: exactly one data segment
+        } else if (rng.bool(0.3) && opcode !== WqeOpcode.RDMA_READ) {
           wr.inline = new Uint8Array(rng.int(0, (8 - fixed) * 16 - 4));
           for (let b = 0; b < wr.inline.length; b++) wr.inline[b] = rng.int(0, 255);
         } else {
@@ -178,7 +192,7 @@ export function generateWqeFetchTraffic(config: WqeFetchTrafficConfig): WqeFetch
         for (let b = used; b < bytes.length; b++) bytes[b] = rng.int(0, 255);
         if (rng.bool(malformed)) {
           const m = rng.int(0, 2);
-          if (m === 0) CtrlSeg.set(bytes, 0, "opcode", [0x01, 0x0e, 0x1f, 0x15][rng.int(0, 3)]);
+          if (m === 0) CtrlSeg.set(bytes, 0, "opcode", BAD_OPCODES[rng.int(0, BAD_OPCODES.length - 1)]);
           else if (m === 1) CtrlSeg.set(bytes, 0, "size", rng.bool() ? 9 + rng.int(0, 54) : 0);
           else if (wr.inline !== undefined) CtrlSeg.set(bytes, 0, "size", fixed + Math.floor((4 + wr.inline.length) / 16) - (wr.inline.length % 16 === 12 ? 1 : 0));
         }
@@ -246,7 +260,7 @@ function oracle(qpn: number, kind: number, index: number, logSize: number, bytes
       return { qpn, kind, index, ok: false, reason: p.error };
     }
     counts.wrs++;
-    return { qpn, kind, index, ok: true, opcode: 0, flags: 0, imm: 0, raddr: 0n, rkey: 0, swapAdd: 0n, compare: 0n, sgl: p };
+    return { qpn, kind, index, ok: true, opcode: 0, flags: 0, imm: 0, raddr: 0n, rkey: 0, swapAdd: 0n, compare: 0n, swapMask: 0n, compareMask: 0n, sgl: p };
   }
   const p = parseSendWqe(bytes, ownerBitOf(index, logSize));
   if ("error" in p) {
@@ -256,7 +270,10 @@ function oracle(qpn: number, kind: number, index: number, logSize: number, bytes
   }
   counts.wrs++;
   const flags = (p.signalled ? 1 : 0) | (p.solicited ? 2 : 0) | (p.fence ? 4 : 0) | (p.inline ? 8 : 0);
-  return { qpn, kind, index, ok: true, opcode: p.opcode, flags, imm: p.imm, raddr: p.raddr, rkey: p.rkey, swapAdd: p.swapAdd, compare: p.compare, sgl: p.sgl, ...(p.inline ? { inline: p.inline } : {}) };
+  return {
+    qpn, kind, index, ok: true, opcode: p.opcode, flags, imm: p.imm, raddr: p.raddr, rkey: p.rkey,
+    swapAdd: p.swapAdd, compare: p.compare, swapMask: p.swapMask, compareMask: p.compareMask, sgl: p.sgl, ...(p.inline ? { inline: p.inline } : {}),
+  };
 }
 
 /** The input transactions of all three ports, merged in startCycle order (each port's list is already in order). */
