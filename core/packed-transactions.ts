@@ -36,13 +36,15 @@ export class PackedTransactionError extends Error {
   }
 }
 
-function writeU64(dv: DataView, off: number, v: number): void {
+/** a little-endian u64 from a safe integer (the protocol's cycle stamps and u64 fields) */
+export function writeU64(dv: DataView, off: number, v: number): void {
   // ToUint32 (>>> 0) is the low word of any safe integer; `%` on a double would be an fmod
   dv.setUint32(off, v >>> 0, true);
   dv.setUint32(off + 4, (v / 0x1_0000_0000) >>> 0, true);
 }
 
-function readU64(dv: DataView, off: number): number {
+/** a little-endian u64 as a number (exact below 2^53) */
+export function readU64(dv: DataView, off: number): number {
   return dv.getUint32(off, true) + dv.getUint32(off + 4, true) * 0x1_0000_0000;
 }
 

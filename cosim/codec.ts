@@ -2,7 +2,7 @@
  * TypeScript codec for the co-simulation protocol, driven by the tables in protocol.ts.
  */
 import type { StreamTransaction } from "../core/block.ts";
-import { pack, packedSize, PackedTransactionError, packTransactions, spanPacked, unpack, type PackedSpan } from "../core/packed-transactions.ts";
+import { packedSize, PackedTransactionError, packTransactions, readU64, unpack, writeU64 } from "../core/packed-transactions.ts";
 import {
   FIELD_SIZE,
   fieldOffsets,
@@ -51,16 +51,6 @@ function bodySize(def: MessageDef): number {
   return s;
 }
 
-function writeU64(dv: DataView, off: number, v: number): void {
-  // ToUint32 (>>> 0) is the low word of any safe integer; `%` on a double would be an fmod
-  dv.setUint32(off, v >>> 0, true);
-  dv.setUint32(off + 4, (v / 0x1_0000_0000) >>> 0, true);
-}
-
-function readU64(dv: DataView, off: number): number {
-  return dv.getUint32(off, true) + dv.getUint32(off + 4, true) * 0x1_0000_0000;
-}
-
 function writeFields(dv: DataView, bytes: Uint8Array, base: number, def: MessageDef, values: FieldValues): void {
   let off = base;
   for (const f of def.fields) {
@@ -102,16 +92,6 @@ export function encodeMessage(name: MessageName, seq: number, values: FieldValue
   return out;
 }
 
-/** bytes the records of `txns` take in a stream message's tail */
-export function streamRecordsSize(txns: readonly StreamTransaction[], nUser: number): number {
-  return packedSize(txns, nUser);
-}
-
-/** Transactions as the records of a stream message's tail (the bytes the RTL side sends for them). */
-export function encodeStreamRecords(txns: readonly StreamTransaction[], userNames: readonly string[]): Uint8Array {
-  return pack(txns, userNames);
-}
-
 /** Encode an H2R_STREAM_INPUT or R2H_STREAM_OUTPUT carrying `txns` with `userNames` in manifest order. */
 export function encodeStreamMessage(
   name: "H2R_STREAM_INPUT" | "R2H_STREAM_OUTPUT",
@@ -120,15 +100,7 @@ export function encodeStreamMessage(
   txns: readonly StreamTransaction[],
   userNames: readonly string[],
 ): Uint8Array {
-  const def = messageDef(name);
-  const body = bodySize(def);
-  const total = HEADER_SIZE + body + streamRecordsSize(txns, userNames.length);
-  const out = new Uint8Array(total);
-  const dv = new DataView(out.buffer);
-  writeHeader(dv, def.type, total - HEADER_SIZE, seq);
-  writeFields(dv, out, HEADER_SIZE, def, { port, count: txns.length });
-  packTransactions(out, dv, HEADER_SIZE + body, txns, userNames);
-  return out;
+  return streamFrame(name, seq, port, txns.length, packedSize(txns, userNames.length), (out, dv, off) => packTransactions(out, dv, off, txns, userNames));
 }
 
 /**
@@ -136,7 +108,18 @@ export function encodeStreamMessage(
  * `writeRecords` writes at `off` of the frame (`dv` a view of it) and returns the end of.
  */
 export function encodeStreamInput(seq: number, port: number, count: number, recordBytes: number, writeRecords: (out: Uint8Array, dv: DataView, off: number) => number): Uint8Array {
-  const def = messageDef("H2R_STREAM_INPUT");
+  return streamFrame("H2R_STREAM_INPUT", seq, port, count, recordBytes, writeRecords);
+}
+
+function streamFrame(
+  name: "H2R_STREAM_INPUT" | "R2H_STREAM_OUTPUT",
+  seq: number,
+  port: number,
+  count: number,
+  recordBytes: number,
+  writeRecords: (out: Uint8Array, dv: DataView, off: number) => number,
+): Uint8Array {
+  const def = messageDef(name);
   const body = bodySize(def);
   const total = HEADER_SIZE + body + recordBytes;
   const out = new Uint8Array(total);
@@ -144,7 +127,7 @@ export function encodeStreamInput(seq: number, port: number, count: number, reco
   writeHeader(dv, def.type, total - HEADER_SIZE, seq);
   writeFields(dv, out, HEADER_SIZE, def, { port, count });
   const end = writeRecords(out, dv, HEADER_SIZE + body);
-  if (end !== total) throw new ProtocolError(`H2R_STREAM_INPUT: ${end - HEADER_SIZE - body} record bytes written, ${recordBytes} announced`);
+  if (end !== total) throw new ProtocolError(`${name}: ${end - HEADER_SIZE - body} record bytes written, ${recordBytes} announced`);
   return out;
 }
 
@@ -192,15 +175,6 @@ export function decodeStreamRecords(tail: Uint8Array, count: number, userNames: 
     throw e;
   }
 }
-
-/** A stream record's place in a tail, read without decoding it. */
-export type StreamRecordSpan = PackedSpan;
-
-/**
- * Reads the header of the record at `off` of `tail` into `span` (reused: no allocation),
- * or returns false when the record does not fit in the tail (a record cut at the end).
- */
-export const spanStreamRecord = spanPacked;
 
 /** The u64 values of an R2H_WIRES tail (as numbers: exact below 2^53). */
 export function decodeWireValues(msg: DecodedMessage): number[] {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { StreamTransaction } from "../core/block.ts";
-import { encodeStreamRecords } from "./codec.ts";
+import { pack } from "../core/packed-transactions.ts";
 import { loadManifest, resolveBlock } from "./manifest.ts";
 import { MismatchError, Scoreboard } from "./scoreboard.ts";
 
@@ -36,8 +36,8 @@ function chunks(sb: Scoreboard, side: Side, txns: readonly StreamTransaction[], 
     if (to <= from) continue;
     const part = txns.slice(from, to);
     if (side === "model") out.push(() => sb.expect("m_axis", part));
-    else if (side === "modelPacked") out.push(() => sb.expectPacked("m_axis", encodeStreamRecords(part, USER), part.length));
-    else out.push(() => sb.actualRecords("m_axis", encodeStreamRecords(part, USER), part.length));
+    else if (side === "modelPacked") out.push(() => sb.expectPacked("m_axis", pack(part, USER), part.length));
+    else out.push(() => sb.actualRecords("m_axis", pack(part, USER), part.length));
     from = to;
   }
   return out;
@@ -72,6 +72,26 @@ function verdict(feed: (sb: Scoreboard) => void): { mismatch: string | null; rep
   }
   return { mismatch, report: sb.report() };
 }
+
+type Edit = [index: number, k: number, delta: number, kind: "data" | "len" | "user" | "time"];
+/** a few changes to make to a copy of the model's stream: a data bit, the length, the tag, the end cycle */
+const editsArb = fc.array(fc.tuple(fc.nat(59), fc.nat(40), fc.integer({ min: -3, max: 3 }), fc.constantFrom("data" as const, "len" as const, "user" as const, "time" as const)), { maxLength: 3 });
+
+/** `model` as the RTL gives it, with `edits` made */
+function edited(model: readonly StreamTransaction[], edits: readonly Edit[]): StreamTransaction[] {
+  const rtl = model.map((t) => ({ ...t, data: t.data.slice(), user: { ...t.user } }));
+  for (const [i, k, d, kind] of edits) {
+    const t = rtl[i];
+    if (!t || d === 0) continue;
+    if (kind === "data") t.data[k % t.data.length]! ^= 1 << (k % 8);
+    else if (kind === "len") rtl[i] = { ...t, data: t.data.subarray(0, Math.max(0, t.data.length - 1)) };
+    else if (kind === "user") t.user.tag = (t.user.tag! + d) & 0xff;
+    else rtl[i] = { ...t, endCycle: t.endCycle + d };
+  }
+  return rtl;
+}
+
+const sort = (c: number[]) => [...c].sort((a, b) => a - b);
 
 describe("scoreboard: RTL records compared in place and decoded transactions agree", () => {
   it("identical streams pass without decoding, with exact statistics", () => {
@@ -130,21 +150,12 @@ describe("scoreboard: RTL records compared in place and decoded transactions agr
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 60 }),
-        fc.array(fc.tuple(fc.nat(59), fc.nat(40), fc.integer({ min: -3, max: 3 }), fc.constantFrom("data", "len", "user", "time")), { maxLength: 3 }),
+        editsArb,
         fc.array(fc.nat(60), { maxLength: 5 }),
         fc.array(fc.nat(60), { maxLength: 5 }),
         (n, edits, mCuts, rCuts) => {
           const model = stream(n, n);
-          const rtl = model.map((t) => ({ ...t, data: t.data.slice(), user: { ...t.user } }));
-          for (const [i, k, d, kind] of edits) {
-            const t = rtl[i];
-            if (!t || d === 0) continue;
-            if (kind === "data") t.data[k % t.data.length]! ^= 1 << (k % 8);
-            else if (kind === "len") rtl[i] = { ...t, data: t.data.subarray(0, Math.max(0, t.data.length - 1)) };
-            else if (kind === "user") t.user.tag = (t.user.tag! + d) & 0xff;
-            else rtl[i] = { ...t, endCycle: t.endCycle + d };
-          }
-          const sort = (c: number[]) => [...c].sort((a, b) => a - b);
+          const rtl = edited(model, edits);
           const a = verdict((sb) => { feedRecords(sb, "model", model, sort(mCuts)); feedRecords(sb, "rtl", rtl, sort(rCuts)); });
           const b = verdict((sb) => { sb.expect("m_axis", model); sb.actual("m_axis", rtl); });
           expect(a.mismatch).toBe(b.mismatch);
@@ -159,23 +170,14 @@ describe("scoreboard: RTL records compared in place and decoded transactions agr
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 60 }),
-        fc.array(fc.tuple(fc.nat(59), fc.nat(40), fc.integer({ min: -3, max: 3 }), fc.constantFrom("data", "len", "user", "time")), { maxLength: 3 }),
+        editsArb,
         fc.array(fc.nat(60), { maxLength: 5 }),
         fc.array(fc.nat(60), { maxLength: 5 }),
         fc.array(fc.boolean(), { maxLength: 12 }),
         fc.boolean(),
         (n, edits, mCuts, rCuts, order, mixObjects) => {
           const model = stream(n, n);
-          const rtl = model.map((t) => ({ ...t, data: t.data.slice(), user: { ...t.user } }));
-          for (const [i, k, d, kind] of edits) {
-            const t = rtl[i];
-            if (!t || d === 0) continue;
-            if (kind === "data") t.data[k % t.data.length]! ^= 1 << (k % 8);
-            else if (kind === "len") rtl[i] = { ...t, data: t.data.subarray(0, Math.max(0, t.data.length - 1)) };
-            else if (kind === "user") t.user.tag = (t.user.tag! + d) & 0xff;
-            else rtl[i] = { ...t, endCycle: t.endCycle + d };
-          }
-          const sort = (c: number[]) => [...c].sort((a, b) => a - b);
+          const rtl = edited(model, edits);
           const a = verdict((sb) => {
             const m = chunks(sb, "modelPacked", model, sort(mCuts));
             // some model chunks as objects among the packed ones: the order must survive the switch
@@ -210,7 +212,7 @@ describe("scoreboard: RTL records compared in place and decoded transactions agr
     const sb = new Scoreboard(block);
     const reused = new Uint8Array(64 * 1024);
     for (const [from, to] of [[0, 40], [40, 41], [41, 100]] as const) {
-      const b = encodeStreamRecords(model.slice(from, to), USER);
+      const b = pack(model.slice(from, to), USER);
       reused.set(b);
       sb.expectPacked("m_axis", reused.subarray(0, b.length), to - from);
       reused.fill(0xee);

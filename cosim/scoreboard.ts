@@ -6,9 +6,8 @@
  */
 import type { StreamTransaction } from "../core/block.ts";
 import { Histogram } from "../core/stats.ts";
-import { spanPacked, unpack } from "../core/packed-transactions.ts";
-import { decodeStreamRecords, spanStreamRecord, type StreamRecordSpan } from "./codec.ts";
-import { STREAM_RECORD_SIZE } from "./protocol.ts";
+import { PACKED_HEADER_BYTES, spanPacked, unpack, type PackedSpan } from "../core/packed-transactions.ts";
+import { decodeStreamRecords } from "./codec.ts";
 import { RunFailure } from "./errors.ts";
 import type { ResolvedBlock, ResolvedStreamPort } from "./manifest.ts";
 
@@ -122,7 +121,7 @@ export function describeDifference(port: ResolvedStreamPort, exp: StreamTransact
  * fields and bytes: short records byte by byte (a Buffer view would cost more than the
  * compare), long ones with memcmp.
  */
-function sameRecordBody(userNames: readonly string[], t: StreamTransaction, rec: Uint8Array, dv: DataView, off: number, sp: StreamRecordSpan): boolean {
+function sameRecordBody(userNames: readonly string[], t: StreamTransaction, rec: Uint8Array, dv: DataView, off: number, sp: PackedSpan): boolean {
   const n = sp.dataBytes;
   const d = t.data;
   if (d.length !== n) return false;
@@ -245,9 +244,9 @@ export class Scoreboard {
       let bytes = 0;
       let last = -1;
       let k = 0;
-      while (done + k < count && eHead < expected.length && spanStreamRecord(records, dv, off, sp)) {
+      while (done + k < count && eHead < expected.length && spanPacked(records, dv, off, sp)) {
         const e = expected[eHead]!;
-        if (e.startCycle !== sp.startCycle || e.endCycle !== sp.endCycle || !sameRecordBody(userNames, e, records, dv, off + STREAM_RECORD_SIZE, sp)) break;
+        if (e.startCycle !== sp.startCycle || e.endCycle !== sp.endCycle || !sameRecordBody(userNames, e, records, dv, off + PACKED_HEADER_BYTES, sp)) break;
         if (s.compared + k === 0) { s.modelFirst = sp.startCycle; s.rtlFirst = sp.startCycle; }
         last = sp.endCycle;
         bytes += sp.dataBytes;
@@ -321,7 +320,7 @@ export class Scoreboard {
     return off;
   }
 
-  private readonly span: StreamRecordSpan = { end: 0, startCycle: 0, endCycle: 0, dataBytes: 0 };
+  private readonly span: PackedSpan = { end: 0, startCycle: 0, endCycle: 0, dataBytes: 0 };
 
   /** the queued packed transactions, moved to `expected` as objects */
   private unpackQueued(s: StreamState): void {

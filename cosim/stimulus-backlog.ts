@@ -22,11 +22,12 @@ interface PackedRun {
 
 type Run = ObjectRun | PackedRun;
 
-/** a part of one quantum's input: transactions [from, to) of a run */
+/** a part of one quantum's input: transactions [from, to) of a run (byte offsets for a packed run), `count` of them */
 interface Piece {
   run: Run;
   from: number;
   to: number;
+  count: number;
 }
 
 /** what one quantum takes from a backlog */
@@ -92,6 +93,7 @@ export class StimulusBacklog {
     while (this.head < this.runs.length && q.beats < beatLimit) {
       const run = this.runs[this.head]!;
       const from = run.at;
+      const countBefore = q.count;
       let at = from;
       if (isPacked(run)) {
         const b = run.bytes;
@@ -117,7 +119,7 @@ export class StimulusBacklog {
           at++;
         }
       }
-      if (at > from) q.pieces.push({ run, from, to: at });
+      if (at > from) q.pieces.push({ run, from, to: at, count: q.count - countBefore });
       run.at = at;
       const done = isPacked(run) ? at === run.bytes.length : at === run.txns.length;
       if (!done) break;
@@ -147,11 +149,7 @@ export class StimulusBacklog {
   offerEach(q: QuantumInput, port: string, twin: BlockTwin): void {
     for (const p of q.pieces) {
       if (isPacked(p.run)) {
-        const bytes = p.run.bytes.subarray(p.from, p.to);
-        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        let n = 0;
-        for (let at = 0; at < bytes.length && spanPacked(bytes, dv, at, this.span); at = this.span.end) n++;
-        for (const t of unpack(bytes, n, this.userNames, `stimulus ${port}`)) twin.offer(port, t);
+        for (const t of unpack(p.run.bytes.subarray(p.from, p.to), p.count, this.userNames, `stimulus ${port}`)) twin.offer(port, t);
       } else {
         const txns = p.run.txns;
         for (let i = p.from; i < p.to; i++) twin.offer(port, txns[i]!);
